@@ -1,0 +1,2 @@
+"""Lazy access to the libraries on top (random, nn, layers, losses, optim, checkpoints)."""
+__all__ = []

@@ -1,0 +1,303 @@
+"""Partial evaluation: split a computation into a known part (run now) and an unknown part
+(staged into a jaxpr).
+
+Online (``PartialEvalTrace``): used by ``linearize``; values that are known are plain
+lower-level values, unknown ones are ``PartialEvalTracer``s that remember the recipe that
+made them, from which ``tracers_to_jaxpr`` builds the unknown jaxpr.
+
+Offline (``partial_eval_jaxpr``): splits an existing jaxpr equation by equation; used
+for primitives that hold jaxprs (jit calls, checkpoint, control flow).
+"""
+from __future__ import annotations
+
+from ..core.abstract import ShapedArray
+from ..core.ir import ClosedJaxpr, DropVar, Eqn, Jaxpr, Literal, Var
+from ..core.trace import Trace, Tracer, get_aval
+
+
+class PartialEvalTracer(Tracer):
+    """An unknown value (``recipe`` says how it is built) or a known one (``const``)."""
+
+    __slots__ = ("_aval", "const", "recipe")
+
+    def __init__(self, trace, aval, const=None, recipe=None):
+        self._trace = trace
+        self._aval = aval
+        self.const = const
+        self.recipe = recipe
+
+    @property
+    def aval(self):
+        return self._aval
+
+    @property
+    def is_known(self):
+        return self.recipe is None
+
+    @staticmethod
+    def new_arg(trace, aval):
+        return PartialEvalTracer(trace, aval, None, ("arg",))
+
+    def full_lower(self):
+        if self.recipe is None:
+            c = self.const
+            return c.full_lower() if isinstance(c, Tracer) else c
+        return self
+
+
+class _EqnRecipe:
+    __slots__ = ("prim", "in_tracers", "params", "out_refs", "source")
+
+    def __init__(self, prim, in_tracers, params, source=None):
+        self.prim = prim
+        self.in_tracers = in_tracers
+        self.params = params
+        self.out_refs = []
+        self.source = source
+
+
+class PartialEvalTrace(Trace):
+    __slots__ = ()
+
+    def pure(self, val):
+        return PartialEvalTracer(self, get_aval(val), val, None)
+
+    lift = pure
+
+    def instantiate_const(self, t):
+        """An unknown tracer standing for the known value of ``t`` (a residual)."""
+        if t.recipe is not None:
+            return t
+        return PartialEvalTracer(self, get_aval(t.const), None, ("const", t.const))
+
+    def process_primitive(self, prim, tracers, params):
+        if all(t.recipe is None for t in tracers):
+            return prim.bind(*[t.const for t in tracers], **params)
+        if prim.partial_eval is not None:
+            return prim.partial_eval(self, tracers, **params)
+        return self.default_process(prim, tracers, params)
+
+    def default_process(self, prim, tracers, params, out_avals=None):
+        ins = [self.instantiate_const(t) for t in tracers]
+        if out_avals is None:
+            out = prim.abstract_eval(*[t._aval for t in ins], **params)
+            out_avals = out if prim.multiple_results else [out]
+        recipe = _EqnRecipe(prim, ins, params)
+        outs = [PartialEvalTracer(self, a, None, recipe) for a in out_avals]
+        recipe.out_refs = outs
+        return outs if prim.multiple_results else outs[0]
+
+    def to_concrete(self, tracer, what):
+        if tracer.recipe is None:
+            c = tracer.const
+            return c._concrete(what) if isinstance(c, Tracer) else c
+        return super().to_concrete(tracer, what)
+
+
+def tracers_to_jaxpr(in_tracers, out_tracers):
+    """Build the unknown jaxpr reaching ``out_tracers`` from ``in_tracers``.
+
+    Returns ``(jaxpr, consts)``; consts are the residuals (known values the jaxpr reads).
+    """
+    var_of = {}
+    constvars, consts = [], []
+    invars = []
+    for t in in_tracers:
+        v = Var(t._aval)
+        var_of[id(t)] = v
+        invars.append(v)
+
+    eqns = []
+    seen_recipes = set()
+    # iterative post-order DFS over recipes
+    order = []
+    stack = [(t, False) for t in reversed(out_tracers)]
+    visited = set()
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        r = t.recipe
+        if isinstance(r, _EqnRecipe):
+            for x in reversed(r.in_tracers):
+                if id(x) not in visited:
+                    stack.append((x, False))
+    for t in order:
+        r = t.recipe
+        if id(t) in var_of:
+            continue
+        if r is None or (type(r) is tuple and r[0] == "const"):
+            val = t.const if r is None else r[1]
+            v = Var(t._aval)
+            var_of[id(t)] = v
+            constvars.append(v)
+            consts.append(val)
+        elif type(r) is tuple and r[0] == "arg":
+            raise ValueError("partial eval: an input tracer was not listed as an input")
+        else:
+            if id(r) in seen_recipes:
+                continue
+            seen_recipes.add(id(r))
+            outvars = []
+            for o in r.out_refs:
+                v = Var(o._aval)
+                var_of[id(o)] = v
+                outvars.append(v)
+            eqns.append(Eqn(r.prim, [var_of[id(x)] for x in r.in_tracers], outvars, r.params,
+                            r.source))
+    outvars = [var_of[id(t)] for t in out_tracers]
+    return Jaxpr(constvars, invars, outvars, eqns), consts
+
+
+# ----------------------------------------------------------------------------- offline PE
+
+def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns, instantiate=False, recompute=False):
+    """Split ``closed`` given which inputs are unknown.
+
+    Returns ``(known, unknown, out_unknowns, num_res)`` where
+      known:   ClosedJaxpr  known_ins -> known_outs + residuals
+      unknown: ClosedJaxpr  residuals + unknown_ins -> unknown_outs
+    ``instantiate`` (bool or list) forces outputs to be unknown.  With ``recompute``
+    (checkpoint), the residuals are the known *inputs* and the unknown side recomputes
+    every known equation it needs.
+    """
+    jaxpr = closed.jaxpr
+    n_in = len(jaxpr.invars)
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(jaxpr.outvars)
+    unknown = set()
+    for v, u in zip(jaxpr.invars, in_unknowns):
+        if u:
+            unknown.add(v)
+
+    def is_unknown(v):
+        return type(v) is not Literal and v in unknown
+
+    known_eqns, unknown_eqns = [], []
+    for e in jaxpr.eqns:
+        unk_ins = [is_unknown(v) for v in e.invars]
+        if not any(unk_ins):
+            known_eqns.append(e)
+            continue
+        sub = _pe_eqn_rule(e, unk_ins)
+        if sub is not None:
+            e_known, e_unknown, out_unk = sub
+            if e_known is not None:
+                known_eqns.append(e_known)
+            unknown_eqns.append(e_unknown)
+            for v, u in zip(e.outvars, out_unk):
+                if u:
+                    unknown.add(v)
+        else:
+            unknown_eqns.append(e)
+            for v in e.outvars:
+                unknown.add(v)
+
+    out_unknowns = [is_unknown(v) or inst for v, inst in zip(jaxpr.outvars, instantiate)]
+
+    if recompute:
+        # the unknown side re-runs the known equations it needs, from the known inputs
+        needed = _needed_vars(unknown_eqns, [v for v, u in zip(jaxpr.outvars, out_unknowns) if u])
+        recomputed = _dce_eqns(known_eqns, needed)
+        res_vars = [v for v, u in zip(jaxpr.invars, in_unknowns) if not u]
+        res_vars += [v for v in jaxpr.constvars]
+        unknown_eqns = recomputed + unknown_eqns
+        # the known side only produces the known outputs
+    else:
+        defined_known = set(v for v in jaxpr.constvars) | {
+            v for v, u in zip(jaxpr.invars, in_unknowns) if not u}
+        for e in known_eqns:
+            defined_known.update(e.outvars)
+        res_set = []
+        seen = set()
+        for e in unknown_eqns:
+            for v in e.invars:
+                if type(v) is not Literal and v not in unknown and v in defined_known \
+                        and v not in seen:
+                    seen.add(v)
+                    res_set.append(v)
+        for v, u in zip(jaxpr.outvars, out_unknowns):
+            if u and type(v) is not Literal and v not in unknown and v not in seen:
+                seen.add(v)
+                res_set.append(v)
+        res_vars = res_set
+
+    known_outs = [v for v, u in zip(jaxpr.outvars, out_unknowns) if not u]
+    known_jaxpr = Jaxpr(jaxpr.constvars,
+                        [v for v, u in zip(jaxpr.invars, in_unknowns) if not u],
+                        known_outs + res_vars, known_eqns)
+    known_jaxpr = dce_jaxpr(known_jaxpr)
+    # rename residual vars in the unknown jaxpr to fresh binders
+    res_binders = [Var(v.aval) for v in res_vars]
+    sub = dict(zip(res_vars, res_binders))
+    unk_in = [v for v, u in zip(jaxpr.invars, in_unknowns) if u]
+    unk_outs = [sub.get(v, v) if type(v) is not Literal else v
+                for v, u in zip(jaxpr.outvars, out_unknowns) if u]
+    unknown_jaxpr = Jaxpr([], res_binders + unk_in, unk_outs,
+                          [_subst_eqn(e, sub) for e in unknown_eqns])
+    unknown_jaxpr = dce_jaxpr(unknown_jaxpr)
+    return (ClosedJaxpr(known_jaxpr, closed.consts), ClosedJaxpr(unknown_jaxpr, []),
+            out_unknowns, len(res_vars))
+
+
+def _pe_eqn_rule(e, unk_ins):
+    """A primitive holding jaxprs may split one equation into a known and an unknown one:
+    ``prim.partial_eval_jaxpr(eqn, unk_ins) -> (eqn_known or None, eqn_unknown, out_unknowns)``;
+    the known equation's extra outputs that the unknown one reads become residuals."""
+    rule = e.primitive.partial_eval_jaxpr
+    return None if rule is None else rule(e, unk_ins)
+
+
+def _subst_eqn(e, sub):
+    if not sub:
+        return e
+    return e.replace(invars=[sub.get(v, v) if type(v) is not Literal else v for v in e.invars])
+
+
+def _needed_vars(eqns, outs):
+    needed = set(v for v in outs if type(v) is not Literal)
+    for e in reversed(eqns):
+        for v in e.invars:
+            if type(v) is not Literal:
+                needed.add(v)
+    return needed
+
+
+def _dce_eqns(eqns, needed):
+    needed = set(needed)
+    kept = []
+    for e in reversed(eqns):
+        if any(o in needed for o in e.outvars):
+            kept.append(e)
+            for v in e.invars:
+                if type(v) is not Literal:
+                    needed.add(v)
+    return kept[::-1]
+
+
+def has_effect(e) -> bool:
+    return e.primitive.effectful
+
+
+def dce_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
+    """Drop equations whose outputs are not needed (inputs are kept)."""
+    needed = set(v for v in jaxpr.outvars if type(v) is not Literal)
+    kept = []
+    for e in reversed(jaxpr.eqns):
+        if any(type(o) is not DropVar and o in needed for o in e.outvars) or has_effect(e):
+            kept.append(e)
+            for v in e.invars:
+                if type(v) is not Literal:
+                    needed.add(v)
+    kept.reverse()
+    constvars = jaxpr.constvars
+    return Jaxpr(constvars, jaxpr.invars, jaxpr.outvars, kept)
+
+
+def unknown_aval(aval) -> ShapedArray:
+    return aval

@@ -1,0 +1,685 @@
+"""Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, expand_dims, rev, pad,
+concatenate, slice, copy and iota.  Rules sit next to each primitive."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.abstract import ShapedArray
+from ..core.primitive import Primitive
+from ..core.trace import get_aval
+from ..interpreters import ad
+from ..interpreters.ad_util import Zero, set_hooks
+from ..interpreters.batching import bdim_at_front, moveaxis as _moveaxis
+from ._util import canonicalize_axis
+
+_pyslice = slice
+
+
+def _shape_tuple(shape, name):
+    try:
+        t = tuple(int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{name}: shape {shape!r} must be a tuple of Python ints; a traced "
+                        "value cannot be a shape (make it static with static_argnums)") from None
+    if any(d < 0 for d in t):
+        raise ValueError(f"{name}: negative dimension in shape {t}")
+    return t
+
+
+# ----------------------------------------------------------------------------- broadcast_in_dim
+
+broadcast_in_dim_p = Primitive("broadcast_in_dim")
+
+
+@broadcast_in_dim_p.def_impl
+def _bid_impl(x, *, shape, broadcast_dimensions):
+    x = np.asarray(x) if not hasattr(x, "ndim") else x
+    inter = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        inter[d] = x.shape[i]
+    return np.broadcast_to(np.reshape(x, inter), shape)
+
+
+@broadcast_in_dim_p.def_abstract_eval
+def _bid_abstract(x, *, shape, broadcast_dimensions):
+    if len(broadcast_dimensions) != x.ndim:
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must "
+                        f"have one entry per operand dimension (operand shape {x.shape})")
+    if len(set(broadcast_dimensions)) != len(broadcast_dimensions) or any(
+            not 0 <= d < len(shape) for d in broadcast_dimensions) or list(
+            broadcast_dimensions) != sorted(broadcast_dimensions):
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must "
+                        f"be strictly increasing and within the output rank {len(shape)}")
+    for i, d in enumerate(broadcast_dimensions):
+        if x.shape[i] not in (1, shape[d]):
+            raise TypeError(f"broadcast_in_dim: operand shape {x.shape} is incompatible with "
+                            f"output shape {shape} (dimension {i} maps to {d})")
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _bid_transpose(ct, x, *, shape, broadcast_dimensions):
+    if type(ct) is Zero:
+        return [None]
+    from .reductions import reduce_sum
+    in_shape = x.aval.shape
+    new_dims = tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
+    expanded = tuple(d for i, d in enumerate(broadcast_dimensions)
+                     if in_shape[i] == 1 and shape[d] != 1)
+    r = reduce_sum(ct, tuple(sorted(new_dims + expanded)))
+    if expanded:
+        r = reshape(r, in_shape)
+    return [r]
+
+
+def _bid_batch(args, dims, *, shape, broadcast_dimensions):
+    (x,), (d,) = args, dims
+    x = _moveaxis(x, d, 0)
+    size = get_aval(x).shape[0]
+    out = broadcast_in_dim_p.bind(x, shape=(size,) + tuple(shape),
+                                  broadcast_dimensions=(0,) + tuple(b + 1 for b in broadcast_dimensions))
+    return out, 0
+
+
+ad.deflinear(broadcast_in_dim_p, _bid_transpose)
+broadcast_in_dim_p.batch = _bid_batch
+broadcast_in_dim_p.test_spec = {"custom": "broadcast_in_dim"}
+
+
+def broadcast_in_dim(x, shape, broadcast_dimensions):
+    """Broadcast ``x`` to ``shape``; operand dim ``i`` becomes output dim ``broadcast_dimensions[i]``."""
+    shape = _shape_tuple(shape, "broadcast_in_dim")
+    bd = tuple(int(d) for d in broadcast_dimensions)
+    aval = get_aval(x)
+    if aval.shape == shape and bd == tuple(range(len(shape))):
+        return x
+    return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
+
+
+def broadcast(x, sizes):
+    """Add leading dimensions ``sizes`` to ``x``."""
+    aval = get_aval(x)
+    sizes = tuple(sizes)
+    return broadcast_in_dim(x, sizes + aval.shape,
+                            tuple(range(len(sizes), len(sizes) + aval.ndim)))
+
+
+def full(shape, fill_value, dtype=None):
+    """An array of ``shape`` filled with ``fill_value``."""
+    shape = _shape_tuple(shape, "full")
+    if dtype is None:
+        dtype = get_aval(fill_value).dtype
+    dtype = dtypes.check_supported(dtype, "full")
+    fv = fill_value
+    if isinstance(fv, (bool, int, float, complex, np.generic, np.ndarray)):
+        fv = np.asarray(fv, dtype)
+        if fv.ndim:
+            raise TypeError(f"full: fill_value must be a scalar, got shape {fv.shape}")
+        fv = fv[()]
+    else:
+        from .elementwise import convert_element_type
+        if get_aval(fv).ndim:
+            raise TypeError(f"full: fill_value must be a scalar, got shape {get_aval(fv).shape}")
+        fv = convert_element_type(fv, dtype)
+    return broadcast_in_dim_p.bind(fv, shape=shape, broadcast_dimensions=())
+
+
+def zeros_like_aval(aval):
+    return full(aval.shape, 0, aval.dtype)
+
+
+# ----------------------------------------------------------------------------- reshape
+
+reshape_p = Primitive("reshape")
+
+
+@reshape_p.def_impl
+def _reshape_impl(x, *, new_sizes, dimensions=None):
+    if dimensions is not None:
+        x = np.transpose(x, dimensions)
+    return np.reshape(x, new_sizes)
+
+
+@reshape_p.def_abstract_eval
+def _reshape_abstract(x, *, new_sizes, dimensions=None):
+    if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
+        raise TypeError(f"reshape: cannot reshape an array of shape {x.shape} ({x.size} "
+                        f"elements) into shape {tuple(new_sizes)}")
+    return ShapedArray(new_sizes, x.dtype, x.weak_type)
+
+
+def _reshape_transpose(ct, x, *, new_sizes, dimensions=None):
+    if type(ct) is Zero:
+        return [None]
+    if dimensions is None:
+        return [reshape(ct, x.aval.shape)]
+    perm_shape = tuple(x.aval.shape[d] for d in dimensions)
+    return [transpose(reshape(ct, perm_shape), tuple(np.argsort(dimensions)))]
+
+
+def _reshape_batch(args, dims, *, new_sizes, dimensions=None):
+    (x,), (d,) = args, dims
+    if dimensions is not None:
+        x = transpose(_moveaxis(x, d, 0), (0,) + tuple(p + 1 for p in dimensions))
+    else:
+        x = _moveaxis(x, d, 0)
+    size = get_aval(x).shape[0]
+    return reshape_p.bind(x, new_sizes=(size,) + tuple(new_sizes), dimensions=None), 0
+
+
+ad.deflinear(reshape_p, _reshape_transpose)
+reshape_p.batch = _reshape_batch
+reshape_p.test_spec = {"custom": "reshape"}
+
+
+def reshape(x, new_sizes, dimensions=None):
+    """Reshape ``x`` (row-major); ``dimensions`` permutes first, as ``lax.reshape``."""
+    new_sizes = _shape_tuple(new_sizes, "reshape")
+    aval = get_aval(x)
+    if dimensions is None and aval.shape == new_sizes:
+        return x
+    dims = None if dimensions is None else tuple(int(d) for d in dimensions)
+    if dims is not None and dims == tuple(range(aval.ndim)):
+        dims = None
+    return reshape_p.bind(x, new_sizes=new_sizes, dimensions=dims)
+
+
+# ----------------------------------------------------------------------------- transpose
+
+transpose_p = Primitive("transpose")
+
+
+@transpose_p.def_impl
+def _transpose_impl(x, *, permutation):
+    return np.transpose(x, permutation)
+
+
+@transpose_p.def_abstract_eval
+def _transpose_abstract(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise TypeError(f"transpose: permutation {permutation} is not a permutation of the "
+                        f"{x.ndim} axes of shape {x.shape}")
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
+
+
+def _transpose_transpose(ct, x, *, permutation):
+    if type(ct) is Zero:
+        return [None]
+    return [transpose(ct, tuple(int(i) for i in np.argsort(permutation)))]
+
+
+def _transpose_batch(args, dims, *, permutation):
+    (x,), (d,) = args, dims
+    perm = (d,) + tuple(p if p < d else p + 1 for p in permutation)
+    return transpose_p.bind(x, permutation=perm), 0
+
+
+ad.deflinear(transpose_p, _transpose_transpose)
+transpose_p.batch = _transpose_batch
+transpose_p.test_spec = {"custom": "transpose"}
+
+
+def transpose(x, permutation):
+    """Permute the axes of ``x``."""
+    perm = tuple(int(p) for p in permutation)
+    if perm == tuple(range(len(perm))):
+        return x
+    return transpose_p.bind(x, permutation=perm)
+
+
+def moveaxis(x, src, dst):
+    nd = get_aval(x).ndim
+    src, dst = src % nd, dst % nd
+    if src == dst:
+        return x
+    perm = [i for i in range(nd) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, perm)
+
+
+# ----------------------------------------------------------------------------- squeeze / expand_dims
+
+squeeze_p = Primitive("squeeze")
+
+
+@squeeze_p.def_impl
+def _squeeze_impl(x, *, dimensions):
+    return np.squeeze(x, axis=dimensions) if dimensions else x
+
+
+@squeeze_p.def_abstract_eval
+def _squeeze_abstract(x, *, dimensions):
+    for d in dimensions:
+        if not 0 <= d < x.ndim or x.shape[d] != 1:
+            raise TypeError(f"squeeze: dimension {d} of shape {x.shape} is not of size 1")
+    return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in dimensions),
+                       x.dtype, x.weak_type)
+
+
+def _squeeze_batch(args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    x = _moveaxis(x, d, 0)
+    return squeeze_p.bind(x, dimensions=tuple(e + 1 for e in dimensions)), 0
+
+
+ad.deflinear(squeeze_p, lambda ct, x, *, dimensions: [None if type(ct) is Zero else
+                                                      reshape(ct, x.aval.shape)])
+squeeze_p.batch = _squeeze_batch
+squeeze_p.test_spec = {"custom": "squeeze"}
+
+
+def squeeze(x, dimensions):
+    """Remove the size-1 axes ``dimensions``."""
+    nd = get_aval(x).ndim
+    dims = tuple(sorted({canonicalize_axis(d, nd) for d in dimensions}))
+    if not dims:
+        return x
+    return squeeze_p.bind(x, dimensions=dims)
+
+
+expand_dims_p = Primitive("expand_dims")
+
+
+def _expanded_shape(shape, dimensions):
+    out = list(shape)
+    for d in sorted(dimensions):
+        out.insert(d, 1)
+    return tuple(out)
+
+
+@expand_dims_p.def_impl
+def _expand_dims_impl(x, *, dimensions):
+    return np.reshape(x, _expanded_shape(np.shape(x), dimensions))
+
+
+@expand_dims_p.def_abstract_eval
+def _expand_dims_abstract(x, *, dimensions):
+    nd = x.ndim + len(dimensions)
+    if any(not 0 <= d < nd for d in dimensions) or len(set(dimensions)) != len(dimensions):
+        raise TypeError(f"expand_dims: dimensions {dimensions} invalid for result rank {nd}")
+    return ShapedArray(_expanded_shape(x.shape, dimensions), x.dtype, x.weak_type)
+
+
+def _expand_dims_batch(args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    x = _moveaxis(x, d, 0)
+    return expand_dims_p.bind(x, dimensions=tuple(e + 1 for e in dimensions)), 0
+
+
+ad.deflinear(expand_dims_p, lambda ct, x, *, dimensions: [
+    None if type(ct) is Zero else reshape(ct, x.aval.shape)])
+expand_dims_p.batch = _expand_dims_batch
+expand_dims_p.test_spec = {"custom": "expand_dims"}
+
+
+def expand_dims(x, dimensions):
+    """Insert size-1 axes at ``dimensions`` (positions in the result)."""
+    nd = get_aval(x).ndim + len(tuple(dimensions))
+    dims = tuple(sorted(canonicalize_axis(d, nd) for d in dimensions))
+    if not dims:
+        return x
+    return expand_dims_p.bind(x, dimensions=dims)
+
+
+# ----------------------------------------------------------------------------- rev
+
+rev_p = Primitive("rev")
+
+
+@rev_p.def_impl
+def _rev_impl(x, *, dimensions):
+    return np.flip(x, dimensions) if dimensions else x
+
+
+@rev_p.def_abstract_eval
+def _rev_abstract(x, *, dimensions):
+    if any(not 0 <= d < x.ndim for d in dimensions):
+        raise TypeError(f"rev: dimensions {dimensions} out of range for shape {x.shape}")
+    return x
+
+
+ad.deflinear(rev_p, lambda ct, x, *, dimensions: [None if type(ct) is Zero else
+                                                  rev(ct, dimensions)])
+rev_p.batch = lambda args, dims, *, dimensions: (rev_p.bind(args[0], dimensions=tuple(
+    d if d < dims[0] else d + 1 for d in dimensions)), dims[0])
+rev_p.test_spec = {"custom": "rev"}
+
+
+def rev(x, dimensions):
+    """Reverse ``x`` along ``dimensions``."""
+    nd = get_aval(x).ndim
+    dims = tuple(sorted({canonicalize_axis(d, nd) for d in dimensions}))
+    return x if not dims else rev_p.bind(x, dimensions=dims)
+
+
+# ----------------------------------------------------------------------------- pad
+
+pad_p = Primitive("pad")
+
+
+def _pad_out_shape(shape, config):
+    out = []
+    for n, (lo, hi, interior) in zip(shape, config):
+        core = n + max(n - 1, 0) * interior
+        out.append(lo + hi + core)
+    return tuple(out)
+
+
+@pad_p.def_impl
+def _pad_impl(x, padding_value, *, padding_config):
+    x = np.asarray(x) if not hasattr(x, "shape") else x
+    xp = np
+    if any(i > 0 for _, _, i in padding_config):
+        core_shape = tuple(n + max(n - 1, 0) * i for n, (_, _, i) in zip(x.shape, padding_config))
+        core = xp.full(core_shape, padding_value, dtype=x.dtype)
+        core[tuple(_pyslice(None, None, i + 1) for _, _, i in padding_config)] = x
+        x = core
+    lo_hi = [(max(lo, 0), max(hi, 0)) for lo, hi, _ in padding_config]
+    if any(a or b for a, b in lo_hi):
+        x = xp.pad(x, lo_hi, mode="constant", constant_values=padding_value)
+    sl = tuple(_pyslice(-min(lo, 0), x.shape[i] + min(hi, 0))
+               for i, (lo, hi, _) in enumerate(padding_config))
+    return x[sl]
+
+
+@pad_p.def_abstract_eval
+def _pad_abstract(x, pv, *, padding_config):
+    if pv.ndim != 0:
+        raise TypeError(f"pad: padding_value must be a scalar, got shape {pv.shape}")
+    if pv.dtype != x.dtype:
+        raise TypeError(f"pad: padding_value dtype {pv.dtype} differs from operand {x.dtype}")
+    if len(padding_config) != x.ndim:
+        raise TypeError(f"pad: padding_config has {len(padding_config)} entries for an "
+                        f"operand of rank {x.ndim}")
+    if any(i < 0 for _, _, i in padding_config):
+        raise TypeError("pad: interior padding must be non-negative")
+    shape = _pad_out_shape(x.shape, padding_config)
+    if any(d < 0 for d in shape):
+        raise TypeError(f"pad: negative padding {padding_config} removes more than the "
+                        f"operand shape {x.shape}")
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _pad_transpose(ct, x, pv, *, padding_config):
+    if type(ct) is Zero:
+        return [None, None]
+    res = [None, None]
+    if ad.is_undefined_primal(x):
+        # undo negative padding by zero-padding, then take the strided core
+        zero = np.zeros((), get_aval(ct).dtype)[()]
+        unneg = [(max(-lo, 0), max(-hi, 0), 0) for lo, hi, _ in padding_config]
+        t = pad(ct, zero, unneg) if any(a or b for a, b, _ in unneg) else ct
+        shape = get_aval(t).shape
+        starts = [max(lo, 0) for lo, _, _ in padding_config]
+        limits = [shape[i] - max(hi, 0) for i, (_, hi, _) in enumerate(padding_config)]
+        strides = [i + 1 for _, _, i in padding_config]
+        res[0] = slice(t, starts, limits, strides)
+    if ad.is_undefined_primal(pv):
+        from .reductions import reduce_sum
+        total = reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
+        if ad.is_undefined_primal(x):
+            inner = reduce_sum(res[0], tuple(range(get_aval(res[0]).ndim)))
+        else:
+            inner = np.zeros((), get_aval(ct).dtype)[()]
+        from .elementwise import sub
+        res[1] = sub(total, inner)
+    return res
+
+
+def _pad_batch(args, dims, *, padding_config):
+    x, pv = args
+    dx, dp = dims
+    if dp is None:
+        cfg = list(padding_config)
+        cfg.insert(dx, (0, 0, 0))
+        return pad_p.bind(x, pv, padding_config=tuple(cfg)), dx
+    # batched padding value: pad with zero, then select the padding positions
+    from .elementwise import select_n
+    size = get_aval(pv).shape[dp]
+    x = bdim_at_front(x, dx, size)
+    pv = _moveaxis(pv, dp, 0)
+    zero = np.zeros((), get_aval(x).dtype)[()]
+    cfg = ((0, 0, 0),) + tuple(padding_config)
+    padded = pad_p.bind(x, zero, padding_config=cfg)
+    ones = full(get_aval(x).shape, True, np.bool_)
+    mask = pad_p.bind(ones, np.bool_(False), padding_config=cfg)
+    out_shape = get_aval(padded).shape
+    pvb = broadcast_in_dim(pv, out_shape, (0,))
+    return select_n(mask, pvb, padded), 0
+
+
+pad_p.jvp = lambda primals, tangents, *, padding_config: (
+    pad_p.bind(*primals, padding_config=padding_config),
+    Zero.from_value(pad_p.bind(*primals, padding_config=padding_config))
+    if all(type(t) is Zero for t in tangents) else
+    pad_p.bind(*[ad.instantiate(t) for t in tangents], padding_config=padding_config))
+pad_p.transpose = _pad_transpose
+pad_p.linear = True
+pad_p.batch = _pad_batch
+pad_p.test_spec = {"custom": "pad"}
+
+
+def pad(x, padding_value, padding_config):
+    """Pad with ``(low, high, interior)`` per axis; negative low/high crop."""
+    from ._util import operands
+    x, padding_value = operands(x, padding_value)
+    cfg = tuple((int(a), int(b), int(c)) for a, b, c in padding_config)
+    return pad_p.bind(x, padding_value, padding_config=cfg)
+
+
+# ----------------------------------------------------------------------------- concatenate
+
+concatenate_p = Primitive("concatenate")
+
+
+@concatenate_p.def_impl
+def _concat_impl(*xs, dimension):
+    return np.concatenate(xs, axis=dimension)
+
+
+@concatenate_p.def_abstract_eval
+def _concat_abstract(*xs, dimension):
+    if not xs:
+        raise TypeError("concatenate needs at least one operand")
+    x0 = xs[0]
+    if not 0 <= dimension < max(x0.ndim, 1) or x0.ndim == 0:
+        raise TypeError(f"concatenate: dimension {dimension} out of range for rank {x0.ndim}")
+    for x in xs[1:]:
+        if x.ndim != x0.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, x0.shape))
+                                    if i != dimension):
+            raise TypeError(f"concatenate: shapes {[x.shape for x in xs]} must agree except "
+                            f"along dimension {dimension}")
+        if x.dtype != x0.dtype:
+            raise TypeError(f"concatenate: dtypes {[x.dtype.name for x in xs]} differ")
+    shape = list(x0.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(shape, x0.dtype, all(x.weak_type for x in xs))
+
+
+def _concat_transpose(ct, *xs, dimension):
+    if type(ct) is Zero:
+        return [None] * len(xs)
+    out, start = [], 0
+    shape = get_aval(ct).shape
+    for x in xs:
+        n = (x.aval if ad.is_undefined_primal(x) else get_aval(x)).shape[dimension]
+        if ad.is_undefined_primal(x):
+            lo = [0] * len(shape)
+            hi = list(shape)
+            lo[dimension], hi[dimension] = start, start + n
+            out.append(slice(ct, lo, hi))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+def _concat_batch(args, dims, *, dimension):
+    size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
+    args = [bdim_at_front(a, d, size) for a, d in zip(args, dims)]
+    return concatenate_p.bind(*args, dimension=dimension + 1), 0
+
+
+ad.deflinear(concatenate_p, _concat_transpose)
+concatenate_p.batch = _concat_batch
+concatenate_p.test_spec = {"custom": "concatenate"}
+
+
+def concatenate(operands, dimension):
+    """Join ``operands`` along ``dimension``."""
+    operands = list(operands)
+    if len(operands) == 1:
+        return operands[0]
+    return concatenate_p.bind(*operands, dimension=int(dimension))
+
+
+# ----------------------------------------------------------------------------- slice
+
+slice_p = Primitive("slice")
+
+
+@slice_p.def_impl
+def _slice_impl(x, *, start_indices, limit_indices, strides=None):
+    if strides is None:
+        return x[tuple(_pyslice(a, b) for a, b in zip(start_indices, limit_indices))]
+    return x[tuple(_pyslice(a, b, s) for a, b, s in zip(start_indices, limit_indices, strides))]
+
+
+@slice_p.def_abstract_eval
+def _slice_abstract(x, *, start_indices, limit_indices, strides=None):
+    if len(start_indices) != x.ndim or len(limit_indices) != x.ndim:
+        raise TypeError(f"slice: start {start_indices} / limit {limit_indices} need one entry "
+                        f"per dimension of shape {x.shape}")
+    strides = strides or (1,) * x.ndim
+    shape = []
+    for n, a, b, s in zip(x.shape, start_indices, limit_indices, strides):
+        if not 0 <= a <= b <= n or s < 1:
+            raise TypeError(f"slice: indices start={start_indices} limit={limit_indices} "
+                            f"strides={strides} invalid for shape {x.shape}")
+        shape.append((b - a + s - 1) // s)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
+    if type(ct) is Zero:
+        return [None]
+    shape = x.aval.shape
+    strides = strides or (1,) * len(shape)
+    ct_shape = get_aval(ct).shape
+    cfg = []
+    for n, a, s, m in zip(shape, start_indices, strides, ct_shape):
+        hi = n - (a + (m - 1) * s + 1) if m > 0 else n - a
+        cfg.append((a, hi, s - 1))
+    zero = np.zeros((), get_aval(ct).dtype)[()]
+    return [pad(ct, zero, cfg)]
+
+
+def _slice_batch(args, dims, *, start_indices, limit_indices, strides=None):
+    (x,), (d,) = args, dims
+    n = get_aval(x).shape[d]
+    st = list(start_indices)
+    li = list(limit_indices)
+    st.insert(d, 0)
+    li.insert(d, n)
+    sr = None
+    if strides is not None:
+        sr = list(strides)
+        sr.insert(d, 1)
+        sr = tuple(sr)
+    return slice_p.bind(x, start_indices=tuple(st), limit_indices=tuple(li), strides=sr), d
+
+
+ad.deflinear(slice_p, _slice_transpose)
+slice_p.batch = _slice_batch
+slice_p.test_spec = {"custom": "slice"}
+
+
+def slice(x, start_indices, limit_indices, strides=None):
+    """Static slice ``x[start:limit:stride]`` per axis."""
+    st = tuple(int(i) for i in start_indices)
+    li = tuple(int(i) for i in limit_indices)
+    sr = None if strides is None or all(int(s) == 1 for s in strides) else tuple(
+        int(s) for s in strides)
+    if st == (0,) * len(st) and li == get_aval(x).shape and sr is None:
+        return x
+    return slice_p.bind(x, start_indices=st, limit_indices=li, strides=sr)
+
+
+def slice_in_dim(x, start, limit, stride=1, axis=0):
+    aval = get_aval(x)
+    axis = canonicalize_axis(axis, aval.ndim)
+    st = [0] * aval.ndim
+    li = list(aval.shape)
+    sr = [1] * aval.ndim
+    st[axis], li[axis], sr[axis] = start, limit, stride
+    return slice(x, st, li, sr)
+
+
+def index_in_dim(x, index, axis=0, keepdims=True):
+    r = slice_in_dim(x, index, index + 1, 1, axis)
+    return r if keepdims else squeeze(r, (axis,))
+
+
+# ----------------------------------------------------------------------------- copy
+
+copy_p = Primitive("copy")
+copy_p.impl = lambda x: np.array(x, copy=True)
+copy_p.abstract_eval = lambda x: x
+ad.deflinear(copy_p, lambda ct, x: [None if type(ct) is Zero else copy_p.bind(ct)])
+copy_p.batch = lambda args, dims: (copy_p.bind(args[0]), dims[0])
+copy_p.test_spec = {"nargs": 1, "kinds": "any"}
+
+
+def copy(x):
+    return copy_p.bind(x)
+
+
+# ----------------------------------------------------------------------------- iota
+
+iota_p = Primitive("iota")
+
+
+@iota_p.def_impl
+def _iota_impl(*, dtype, shape, dimension):
+    r = np.arange(shape[dimension], dtype=dtype)
+    sh = [1] * len(shape)
+    sh[dimension] = shape[dimension]
+    return np.broadcast_to(r.reshape(sh), shape)
+
+
+@iota_p.def_abstract_eval
+def _iota_abstract(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape):
+        raise TypeError(f"iota: dimension {dimension} out of range for shape {shape}")
+    return ShapedArray(shape, dtype, False)
+
+
+iota_p.jvp = lambda primals, tangents, **p: (iota_p.bind(**p), Zero(iota_p.abstract_eval(**p)))
+iota_p.batch = lambda args, dims, **p: (iota_p.bind(**p), None)
+iota_p.test_spec = {"custom": "iota"}
+
+
+def iota(dtype, size):
+    """``[0, 1, ..., size-1]``."""
+    return iota_p.bind(dtype=dtypes.check_supported(dtype, "iota"), shape=(int(size),),
+                       dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    shape = _shape_tuple(shape, "broadcasted_iota")
+    return iota_p.bind(dtype=dtypes.check_supported(dtype, "iota"), shape=shape,
+                       dimension=canonicalize_axis(dimension, len(shape)))
+
+
+def _broadcast_axis(x, size, axis):
+    aval = get_aval(x)
+    shape = list(aval.shape)
+    shape.insert(axis, size)
+    dims = tuple(i if i < axis else i + 1 for i in range(aval.ndim))
+    return broadcast_in_dim_p.bind(x, shape=tuple(shape), broadcast_dimensions=dims)
+
+
+set_hooks(zeros=zeros_like_aval, moveaxis=moveaxis, broadcast_axis=_broadcast_axis)
+
+
+__all__ = ["broadcast_in_dim", "broadcast", "full", "reshape", "transpose", "moveaxis", "squeeze", "expand_dims", "rev", "pad", "concatenate", "slice", "slice_in_dim", "index_in_dim", "copy", "iota", "broadcasted_iota"]

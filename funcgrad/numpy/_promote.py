@@ -1,0 +1,154 @@
+"""Turning user values into operands: dtype promotion (JAX's lattice with weak types)
+and NumPy broadcasting, expressed with lax primitives."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from ..core import dtypes
+from ..core.array import Array
+from ..core.trace import Tracer, get_aval
+
+_SCALARS = (bool, int, float, complex)
+
+
+def is_arraylike(x) -> bool:
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic) + _SCALARS) or hasattr(
+        x, "__cuda_array_interface__")
+
+
+def asarray(x, dtype=None, where="funcgrad.numpy"):
+    """Make ``x`` an operand: Arrays/tracers pass, Python data becomes an ``Array``."""
+    if isinstance(x, (Array, Tracer)):
+        if dtype is not None:
+            return lax.convert_element_type(x, dtypes.check_supported(dtype, where))
+        return x
+    if isinstance(x, _SCALARS):
+        dt = dtypes.check_supported(dtype, where) if dtype is not None else \
+            dtypes.python_scalar_dtype(x)
+        return Array(np.asarray(x, dt), weak_type=dtype is None and not isinstance(x, bool))
+    if isinstance(x, (np.ndarray, np.generic)):
+        v = np.array(x, dtype=dtype) if dtype is not None else np.array(x)
+        dtypes.check_supported(v.dtype, where)
+        return Array(v)
+    if isinstance(x, (list, tuple)):
+        if any(isinstance(e, Tracer) for e in _iter_leaves(x)):
+            from ._shape import stack
+            return stack([asarray(e, dtype, where) for e in x])
+        if any(isinstance(e, Array) for e in _iter_leaves(x)):
+            v = np.array([np.asarray(e) if isinstance(e, Array) else e for e in x])
+            if dtype is None and v.dtype == np.float64 and not any(
+                    isinstance(e, Array) and e.dtype == np.float64 for e in _iter_leaves(x)):
+                v = v.astype(dtypes.default_float_dtype())
+        else:
+            v = np.array(x)
+        if dtype is not None:
+            v = v.astype(dtypes.check_supported(dtype, where))
+        else:
+            v = _default_python_dtype(v, x)
+        dtypes.check_supported(v.dtype, where)
+        return Array(v)
+    if hasattr(x, "__cuda_array_interface__"):
+        return Array(x)
+    if hasattr(x, "__array__"):
+        return asarray(np.asarray(x), dtype, where)
+    raise TypeError(f"{where}: cannot convert {type(x).__name__} to an array")
+
+
+def _iter_leaves(x):
+    if isinstance(x, (list, tuple)):
+        for e in x:
+            yield from _iter_leaves(e)
+    else:
+        yield x
+
+
+def _default_python_dtype(v, x):
+    """Python lists default to float32/int32 (64-bit with enable_x64)."""
+    if any(isinstance(e, (np.ndarray, np.generic)) for e in _iter_leaves(x)):
+        return v
+    k = v.dtype.kind
+    if k == "f":
+        return v.astype(dtypes.default_float_dtype())
+    if k in "iu":
+        return v.astype(dtypes.default_int_dtype())
+    if k == "c":
+        return v.astype(dtypes.default_complex_dtype())
+    return v
+
+
+def aval_pair(x):
+    """``(dtype, weak)`` of an operand without materializing Python scalars."""
+    if isinstance(x, _SCALARS):
+        return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
+    if type(x) is Array:
+        return x._value.dtype, x._weak
+    a = get_aval(x)
+    return a.dtype, a.weak_type
+
+
+def result_dtype(*args):
+    return dtypes.promote_types(*[aval_pair(a) for a in args])
+
+
+def broadcast_shapes(*shapes, where="funcgrad.numpy"):
+    """NumPy's broadcasting of shapes; ``TypeError`` naming the shapes when incompatible."""
+    nd = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(nd):
+        d = 1
+        for s in shapes:
+            k = i - (nd - len(s))
+            if k < 0:
+                continue
+            n = s[k]
+            if n == 1:
+                continue
+            if d != 1 and n != d:
+                raise TypeError(f"{where}: incompatible shapes for broadcasting: "
+                                f"{', '.join(str(tuple(s)) for s in shapes)}")
+            d = n
+        out.append(d)
+    return tuple(out)
+
+
+def broadcast_to_shape(x, shape):
+    a = get_aval(x)
+    if a.shape == shape:
+        return x
+    nd = len(shape)
+    dims = tuple(range(nd - a.ndim, nd))
+    return lax.broadcast_in_dim(x, shape, dims)
+
+
+def promote(name, *args, to_inexact=False):
+    """Convert ``args`` to one dtype and one shape (scalars stay scalars)."""
+    dt, weak = result_dtype(*args)
+    if to_inexact and dt.kind not in "fc":
+        dt = dtypes.default_float_dtype() if weak or dt.kind in "biu" else dt
+        if dt.kind not in "fc":
+            dt = dtypes.default_float_dtype()
+        weak = False if any(not aval_pair(a)[1] for a in args) else weak
+    out = []
+    shapes = []
+    for a in args:
+        if isinstance(a, _SCALARS):
+            out.append(np.asarray(a, dt)[()])
+            shapes.append(())
+            continue
+        if not isinstance(a, (Array, Tracer)):
+            a = asarray(a, where=name)
+        av = get_aval(a)
+        if av.dtype != dt:
+            a = lax.convert_element_type(a, dt, weak_type=weak)
+        out.append(a)
+        shapes.append(av.shape)
+    shape = broadcast_shapes(*shapes, where=name)
+    if len({s for s in shapes if s != ()}) > 1 or any(
+            s != shape and s != () for s in shapes):
+        out = [broadcast_to_shape(a, shape) if s != () else a for a, s in zip(out, shapes)]
+    return out
+
+
+def scalar_like(v, x):
+    return np.asarray(v, get_aval(x).dtype)[()]
