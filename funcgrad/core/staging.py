@@ -183,3 +183,22 @@ def is_concrete(x) -> bool:
 
 __all__ = ["JaxprTrace", "JaxprTracer", "trace_to_jaxpr", "eval_jaxpr", "jaxpr_as_fun",
            "convert_constvars_to_invars", "shaped_abstractify", "Array", "config"]
+
+
+# ----------------------------------------------------------------------------- executables
+
+_compile_hook = [None]   # set by funcgrad.compiler: (ClosedJaxpr) -> callable(*args) -> list
+
+
+def set_compile_hook(fn):
+    """Called by the compiler so that lower layers can run sub-jaxprs compiled."""
+    _compile_hook[0] = fn
+
+
+def jaxpr_executable(closed: ClosedJaxpr):
+    """A callable ``(*args) -> list`` running ``closed``: compiled when the compiler is
+    loaded (control-flow primitives run their bodies through this), else interpreted."""
+    hook = _compile_hook[0]
+    if hook is not None:
+        return hook(closed)
+    return jaxpr_as_fun(closed)
