@@ -17,6 +17,7 @@ import numpy as np
 from . import errors
 from .abstract import ShapedArray
 from .config import config
+from .primitive import Primitive as _Primitive
 
 
 class MainTrace:
@@ -286,8 +287,10 @@ def eval_primitive(prim, args, params):
 
 
 def _aval_of_const(x) -> ShapedArray:
-    from .array import aval_of
-    return aval_of(x)
+    return _aval_of[0](x)
+
+
+_aval_of = [None]   # array.aval_of, set by array.py (avoids an import cycle)
 
 
 def bind(prim, *args, **params):
@@ -313,6 +316,17 @@ def bind(prim, *args, **params):
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of a tracer, ``Array``, NumPy array or Python scalar."""
+    if type(x) is _Array:
+        v = x._value
+        return ShapedArray(v.shape, v.dtype, x._weak)
     if isinstance(x, Tracer):
         return x.aval
-    return _aval_of_const(x)
+    return _aval_of[0](x)
+
+
+def _primitive_bind(self, *args, **params):
+    return bind(self, *args, **params)
+
+
+_primitive_bind.__doc__ = "Apply this primitive under the current transformations."
+_Primitive.bind = _primitive_bind

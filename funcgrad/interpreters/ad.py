@@ -17,16 +17,20 @@ from .ad_util import Zero, add_any_p, add_tangents, instantiate
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal)
+        a = self._aval
+        if a is None:
+            a = self._aval = get_aval(self.primal)
+        return a
 
 
 class JVPTrace(Trace):
@@ -83,11 +87,12 @@ def defjvp(prim, *jvp_fns):
     """
     def rule(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        acc = Zero.from_value(out)
+        acc = None
         for fn, t in zip(jvp_fns, tangents):
             if fn is not None and type(t) is not Zero:
-                acc = add_tangents(acc, fn(t, *primals, **params))
-        return out, acc
+                piece = fn(t, *primals, **params)
+                acc = piece if acc is None else add_any_p.bind(acc, piece)
+        return out, Zero.from_value(out) if acc is None else acc
     prim.jvp = rule
     return rule
 
@@ -96,11 +101,12 @@ def defjvp2(prim, *jvp_fns):
     """Like ``defjvp`` but each ``fn(g, ans, *primals, **params)`` also sees the output."""
     def rule(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        acc = Zero.from_value(out)
+        acc = None
         for fn, t in zip(jvp_fns, tangents):
             if fn is not None and type(t) is not Zero:
-                acc = add_tangents(acc, fn(t, out, *primals, **params))
-        return out, acc
+                piece = fn(t, out, *primals, **params)
+                acc = piece if acc is None else add_any_p.bind(acc, piece)
+        return out, Zero.from_value(out) if acc is None else acc
     prim.jvp = rule
     return rule
 

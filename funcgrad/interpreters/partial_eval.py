@@ -10,6 +10,8 @@ for primitives that hold jaxprs (jit calls, checkpoint, control flow).
 """
 from __future__ import annotations
 
+import itertools
+
 from ..core.abstract import ShapedArray
 from ..core.ir import ClosedJaxpr, DropVar, Eqn, Jaxpr, Literal, Var
 from ..core.trace import Trace, Tracer, get_aval
@@ -45,8 +47,11 @@ class PartialEvalTracer(Tracer):
         return self
 
 
+_recipe_counter = itertools.count()
+
+
 class _EqnRecipe:
-    __slots__ = ("prim", "in_tracers", "params", "out_refs", "source")
+    __slots__ = ("prim", "in_tracers", "params", "out_refs", "source", "order")
 
     def __init__(self, prim, in_tracers, params, source=None):
         self.prim = prim
@@ -54,6 +59,7 @@ class _EqnRecipe:
         self.params = params
         self.out_refs = []
         self.source = source
+        self.order = next(_recipe_counter)
 
 
 class PartialEvalTrace(Trace):
@@ -98,58 +104,51 @@ def tracers_to_jaxpr(in_tracers, out_tracers):
     """Build the unknown jaxpr reaching ``out_tracers`` from ``in_tracers``.
 
     Returns ``(jaxpr, consts)``; consts are the residuals (known values the jaxpr reads).
+    Equations come out in the order their recipes were created (a topological order).
     """
     var_of = {}
-    constvars, consts = [], []
     invars = []
     for t in in_tracers:
         v = Var(t._aval)
         var_of[id(t)] = v
         invars.append(v)
-
-    eqns = []
-    seen_recipes = set()
-    # iterative post-order DFS over recipes
-    order = []
-    stack = [(t, False) for t in reversed(out_tracers)]
-    visited = set()
+    # collect the recipes reachable from the outputs
+    recipes = {}
+    consts_t = {}
+    stack = list(out_tracers)
+    seen = set()
     while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
+        t = stack.pop()
+        i = id(t)
+        if i in seen:
             continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
+        seen.add(i)
         r = t.recipe
-        if isinstance(r, _EqnRecipe):
-            for x in reversed(r.in_tracers):
-                if id(x) not in visited:
-                    stack.append((x, False))
-    for t in order:
-        r = t.recipe
-        if id(t) in var_of:
-            continue
-        if r is None or (type(r) is tuple and r[0] == "const"):
-            val = t.const if r is None else r[1]
-            v = Var(t._aval)
-            var_of[id(t)] = v
-            constvars.append(v)
-            consts.append(val)
-        elif type(r) is tuple and r[0] == "arg":
-            raise ValueError("partial eval: an input tracer was not listed as an input")
-        else:
-            if id(r) in seen_recipes:
-                continue
-            seen_recipes.add(id(r))
-            outvars = []
-            for o in r.out_refs:
-                v = Var(o._aval)
-                var_of[id(o)] = v
-                outvars.append(v)
-            eqns.append(Eqn(r.prim, [var_of[id(x)] for x in r.in_tracers], outvars, r.params,
-                            r.source))
+        if type(r) is _EqnRecipe:
+            if id(r) not in recipes:
+                recipes[id(r)] = r
+                stack.extend(r.in_tracers)
+        elif r is None or r[0] == "const":
+            if i not in var_of:
+                consts_t[i] = t
+    constvars, consts = [], []
+    for i, t in consts_t.items():
+        v = Var(t._aval)
+        var_of[i] = v
+        constvars.append(v)
+        consts.append(t.const if t.recipe is None else t.recipe[1])
+    eqns = []
+    for r in sorted(recipes.values(), key=lambda r: r.order):
+        outvars = []
+        for o in r.out_refs:
+            v = Var(o._aval)
+            var_of[id(o)] = v
+            outvars.append(v)
+        try:
+            ins = [var_of[id(x)] for x in r.in_tracers]
+        except KeyError:
+            raise ValueError("partial eval: an input tracer was not listed as an input") from None
+        eqns.append(Eqn(r.prim, ins, outvars, r.params, r.source))
     outvars = [var_of[id(t)] for t in out_tracers]
     return Jaxpr(constvars, invars, outvars, eqns), consts
 

@@ -35,6 +35,8 @@ from ._ufuncs import (abs, absolute, add, arccos, arccosh, arcsin, arcsinh, arct
                       reciprocal, remainder, rint, round, sign, signbit, sin, sinc, sinh, sqrt,
                       square, subtract, tan, tanh, true_divide, trunc, where)
 from ._more import *  # noqa: F401,F403
+from ._advanced import *  # noqa: F401,F403
+from ._sorting import *  # noqa: F401,F403
 from . import linalg  # noqa: F401
 
 pi = _np.pi

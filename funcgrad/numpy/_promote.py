@@ -121,8 +121,48 @@ def broadcast_to_shape(x, shape):
     return lax.broadcast_in_dim(x, shape, dims)
 
 
+def _promote_fast(a, b, to_inexact):
+    """The common cases (equal-typed arrays; array with a Python scalar) without the lattice."""
+    ta, tb = type(a), type(b)
+    if ta is Array:
+        va = a._value
+        if tb is Array:
+            vb = b._value
+            if va.dtype == vb.dtype and va.shape == vb.shape and a._weak == b._weak and (
+                    not to_inexact or va.dtype.kind in "fc"):
+                return [a, b]
+            return None
+        if (tb is float and va.dtype.kind in "fc") or (tb is int and va.dtype.kind in "iufc" and (
+                not to_inexact or va.dtype.kind in "fc")):
+            return [a, np.asarray(b, va.dtype)[()]]
+        return None
+    if tb is Array or isinstance(b, Tracer):
+        if ta is float or ta is int:
+            r = _promote_fast(b, a, to_inexact)
+            return None if r is None else [r[1], r[0]]
+        if tb is Array:
+            return None
+    if isinstance(a, Tracer):
+        aa = a.aval
+        if isinstance(b, Tracer) or tb is Array:
+            ba = b.aval
+            if aa.dtype == ba.dtype and aa.shape == ba.shape and aa.weak_type == ba.weak_type and (
+                    not to_inexact or aa.dtype.kind in "fc"):
+                return [a, b]
+            return None
+        k = aa.dtype.kind
+        if (tb is float and k in "fc") or (tb is int and k in "iufc" and (
+                not to_inexact or k in "fc")):
+            return [a, np.asarray(b, aa.dtype)[()]]
+    return None
+
+
 def promote(name, *args, to_inexact=False):
     """Convert ``args`` to one dtype and one shape (scalars stay scalars)."""
+    if len(args) == 2:
+        r = _promote_fast(args[0], args[1], to_inexact)
+        if r is not None:
+            return r
     dt, weak = result_dtype(*args)
     if to_inexact and dt.kind not in "fc":
         dt = dtypes.default_float_dtype() if weak or dt.kind in "biu" else dt
