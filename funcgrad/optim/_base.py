@@ -101,8 +101,10 @@ def safe_int32_increment(count):
 
 def bias_correction(moment, decay, count):
     """``moment / (1 - decay ** count)`` (Adam's bias correction)."""
-    bc = 1 - decay ** fnp.asarray(count, dtype=fnp.float32)
-    return tree_map(lambda t: t / bc.astype(get_aval(t).dtype), moment)
+    def one(t):
+        dt = get_aval(t).dtype
+        return t / (1 - decay ** fnp.asarray(count).astype(dt))
+    return tree_map(one, moment)
 
 
 def update_moment(updates, moments, decay, order):

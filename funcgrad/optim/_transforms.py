@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import numpy as fnp
-from ..core import pytree
+from ..core import dtypes, pytree
 from ..core.trace import get_aval
 from ._base import (EmptyState, GradientTransformation, bias_correction, global_norm,
                     resolve_mask, safe_int32_increment, tree_map, tree_zeros_like,
@@ -384,17 +384,16 @@ def inject_hyperparams(inner_factory, static_args=(), hyperparam_dtype=None):
 
         def init(params):
             count = _count0()
-            hp = {k: fnp.asarray(v, dtype=hyperparam_dtype or fnp.float32)
-                  for k, v in numeric.items()}
-            hp.update({k: fnp.asarray(f(count), dtype=hyperparam_dtype or fnp.float32)
-                       for k, f in sched.items()})
+            dt = hyperparam_dtype or dtypes.default_float_dtype()
+            hp = {k: fnp.asarray(v, dtype=dt) for k, v in numeric.items()}
+            hp.update({k: fnp.asarray(f(count), dtype=dt) for k, f in sched.items()})
             inner = inner_factory(**current(count, hp))
             return InjectHyperparamsState(count, hp, inner.init(params))
 
         def update(updates, state, params=None):
             hp = dict(state.hyperparams)
-            hp.update({k: fnp.asarray(f(state.count), dtype=hyperparam_dtype or fnp.float32)
-                       for k, f in sched.items()})
+            dt = hyperparam_dtype or dtypes.default_float_dtype()
+            hp.update({k: fnp.asarray(f(state.count), dtype=dt) for k, f in sched.items()})
             inner = inner_factory(**current(state.count, hp))
             updates, inner_state = inner.update(updates, state.inner_state, params)
             return updates, InjectHyperparamsState(safe_int32_increment(state.count), hp,

@@ -12,7 +12,8 @@ from .. import numpy as fnp
 
 
 def _f(x):
-    return fnp.asarray(x, dtype=fnp.float32)
+    from ..core import dtypes
+    return fnp.asarray(x, dtype=dtypes.default_float_dtype())
 
 
 def constant_schedule(value):
