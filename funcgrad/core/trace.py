@@ -259,7 +259,11 @@ _Array = None  # set by array.py (avoids an import cycle)
 
 
 def eval_primitive(prim, args, params):
-    """Run a primitive's eager kernel on concrete values and wrap the results."""
+    """Run a primitive's eager kernel on concrete values and wrap the results.
+
+    The shape rule runs first (so eager and jit reject the same programs), except for the
+    common elementwise case whose operands already agree in shape and dtype.
+    """
     Array = _Array
     vals = []
     weak = False
@@ -269,10 +273,21 @@ def eval_primitive(prim, args, params):
             weak = weak or a._weak
         else:
             vals.append(a)
-    out = prim.impl(*vals, **params)
-    if weak:
+    check = weak or not prim.elementwise
+    if not check and len(vals) > 1:
+        v0 = vals[0]
+        s0, d0 = getattr(v0, "shape", ()), getattr(v0, "dtype", None)
+        for v in vals[1:]:
+            s = getattr(v, "shape", ())
+            if (s != s0 and s != () and s0 != ()) or getattr(v, "dtype", None) != d0:
+                check = True
+                break
+    out_aval = None
+    if check:
         avals = [x.aval if type(x) is Array else _aval_of_const(x) for x in args]
         out_aval = prim.abstract_eval(*avals, **params)
+    out = prim.impl(*vals, **params)
+    if out_aval is not None:
         if prim.multiple_results:
             res = [Array(o, w.weak_type) for o, w in zip(out, out_aval)]
         else:

@@ -857,7 +857,7 @@ def nonzero_static(a, size, fill_value=None):
              (lax.convert_element_type(f, idt) if isinstance(f, (Tracer, Array))
               else np.asarray(f, idt)[()]) for f in fills]
     n = aval.size
-    if n == 0:
+    if n == 0 or size == 0:
         return tuple(lax.full((size,), f, idt) for f in fills)
     zero = np.zeros((), aval.dtype)[()]
     mask = lax.reshape(lax.ne(a, zero), (n,))
