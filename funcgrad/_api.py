@@ -25,6 +25,7 @@ from .interpreters.ad_util import Zero, instantiate
 from .interpreters.call import bind_call, jit_p, remat_p
 from .interpreters.custom import custom_jvp, custom_vjp  # noqa: F401
 from .lax.misc import stop_gradient  # noqa: F401
+from .compiler.dispatch import fast_key as _fast_key, make_fast_call as _make_fast_call
 
 
 def _fun_name(f) -> str:
@@ -35,7 +36,7 @@ def _as_array(x, where):
     """Turn a Python scalar/NumPy leaf into an ``Array`` (tracers and Arrays pass)."""
     if isinstance(x, (Tracer, Array)):
         return x
-    if isinstance(x, (bool, int, float, complex)):
+    if isinstance(x, (bool, int, float, complex)) and not isinstance(x, np.generic):
         dt = dtypes.python_scalar_dtype(x)
         return Array(np.asarray(x, dt), weak_type=not isinstance(x, bool))
     if isinstance(x, (np.ndarray, np.generic)):
@@ -87,9 +88,11 @@ def _vjp_setup(fun, args, kwargs, argnums, has_aux, fname):
         aux_leaves = []
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                got = (f"a single array of shape {get_aval(out).shape}"
+                       if isinstance(out, (Tracer, Array)) else type(out).__name__)
                 raise TypeError(
                     f"{fname} of {_fun_name(fun)} with has_aux=True: the function must return "
-                    f"a pair (output, aux), got {type(out).__name__}")
+                    f"a pair (output, aux), got {got}")
             out, aux = out
             aux_leaves, out_info["aux_tree"] = pytree.tree_flatten(aux)
         o, t = pytree.tree_flatten(out)
@@ -180,6 +183,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 
 def _restore_weak(g, x):
+    if isinstance(g, (np.ndarray, np.generic)):   # a cotangent that flowed straight through
+        g = Array(np.asarray(g))
     if type(g) is Array and get_aval(x).weak_type and not g._weak:
         return Array(g._value, True)
     return g
@@ -269,7 +274,12 @@ def linearize(fun, *primals):
         t_flat, t_tree = pytree.tree_flatten(list(tangents))
         if t_tree != p_tree:
             raise TypeError(f"linearize: tangents have structure {t_tree}, expected {p_tree}")
-        lin = iter(eval_jaxpr(jaxpr, residuals, *[_as_array(t, "linearize") for t in t_flat]))
+        t_flat = [_as_array(t, "linearize") for t in t_flat]
+        for t, p in zip(t_flat, p_flat):
+            if get_aval(t).shape != get_aval(p).shape:
+                raise TypeError(f"linearize: tangent of shape {get_aval(t).shape} for a primal "
+                                f"of shape {get_aval(p).shape}")
+        lin = iter(eval_jaxpr(jaxpr, residuals, *t_flat))
         res = [instantiate(k) if k is not None else next(lin) for k in known]
         return pytree.tree_unflatten(info["tree"], res)
 
@@ -653,6 +663,9 @@ def _executable(entry):
     return exe
 
 
+_PY_SCALARS = (bool, int, float, complex)
+
+
 class JitWrapped:
     """A jit-compiled function (see ``jit``)."""
 
@@ -666,6 +679,7 @@ class JitWrapped:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._name = _fun_name(fun)
+        self._fast = {}   # fast signature -> call(flat) (see funcgrad.compiler.dispatch)
         self.trace_count = 0
 
     def __get__(self, obj, objtype=None):
@@ -740,10 +754,23 @@ class JitWrapped:
     def __call__(self, *args, **kwargs):
         if config.disable_jit:
             return self._fun(*args, **kwargs)
+        fkey = None
+        if not kwargs and _state.dynamic is None:
+            # thin path of a cached call (funcgrad.compiler.dispatch)
+            fflat = []
+            fkey = _fast_key(args, self._static_argnums, fflat)
+            if fkey is not None:
+                hit = self._fast.get(fkey)
+                if hit is not None:
+                    return hit(fflat)
         entry, flat = self._entry(args, kwargs)
         st = _state
         if st.dynamic is None and not any(isinstance(x, Tracer) for x in flat):
             exe = entry.executable or _executable(entry)
+            if fkey is not None and entry.cacheable:
+                if len(self._fast) >= self._cache_size:
+                    self._fast.clear()
+                self._fast[fkey] = _make_fast_call(exe._fn, entry.out_tree)
             outs = exe(*flat)
         else:
             outs = bind_call(jit_p, entry.closed, flat, name=self._name, donated=entry.donated)
@@ -757,6 +784,7 @@ class JitWrapped:
     def clear_cache(self):
         with self._lock:
             self._cache.clear()
+            self._fast.clear()
 
     def _cache_size_now(self):
         return len(self._cache)

@@ -203,7 +203,8 @@ class custom_jvp:
             del cs
             pd = pytree.tree_unflatten(in_tree, ps)
             td = pytree.tree_unflatten(in_tree, ts)
-            out, tout = jvp_user(tuple(nondiff) + tuple(pd) if nondiff else tuple(pd), tuple(td))
+            # JAX's signature: jvp(*nondiff_args, primals, tangents)
+            out, tout = jvp_user(*nondiff, tuple(pd), tuple(td))
             o, t1 = pytree.tree_flatten(out)
             to, t2 = pytree.tree_flatten(tout)
             if t1 != out_tree[0] or t2 != out_tree[0]:
@@ -312,7 +313,8 @@ def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals):
 
 
 custom_lin_p.batch = _custom_lin_batch
-custom_lin_p.jvp = None
+# forward mode through a custom_vjp is unsupported (as JAX): say so clearly
+custom_lin_p.jvp = lambda primals, tangents, **params: _custom_lin_impl(*primals, **params)
 custom_lin_p.test_spec = {"skip": "internal to custom_vjp"}
 
 

@@ -29,8 +29,20 @@ def _cum(name, kernel, kinds):
 
     p.batch = lambda args, dims, *, axis, reverse: (
         p.bind(args[0], axis=axis + (1 if dims[0] <= axis else 0), reverse=reverse), dims[0])
-    p.test_spec = {"custom": "cumulative"}
+    p.test_spec = {"sample": _cum_sampler(name)}
     return p
+
+
+def _cum_sampler(name):
+    def sample(rng, dtype):
+        shape = [(5,), (3, 4), (2, 3, 2)][rng.integers(3)]
+        axis = int(rng.integers(len(shape)))
+        if name == "cumprod":   # moderate magnitudes, away from zero
+            x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape)
+        else:                   # distinct values: no ties for cummax/cummin
+            x = rng.standard_normal(shape)
+        return [x.astype(dtype)], {"axis": axis, "reverse": bool(rng.random() < 0.5)}
+    return sample
 
 
 def _np_cumsum(x, axis):
@@ -81,12 +93,14 @@ def _cumprod_jvp(primals, tangents, *, axis, reverse):
     j = broadcasted_iota(np.int32, shape3, nd + 1)
     k = broadcasted_iota(np.int32, shape3, nd + 2)
     from .elementwise import bitwise_and, ge, le, lt, ne
+    i2 = broadcasted_iota(np.int32, lead + (n, n), nd)
+    j2 = broadcasted_iota(np.int32, lead + (n, n), nd + 1)
     if reverse:
         keep = bitwise_and(ge(k, i), ne(k, j))
-        contrib = ge(j, broadcasted_iota(np.int32, lead + (n, n), nd))
+        contrib = ge(j2, i2)
     else:
         keep = bitwise_and(le(k, i), ne(k, j))
-        contrib = le(j, broadcasted_iota(np.int32, lead + (n, n), nd))
+        contrib = le(j2, i2)
     ones = full(shape3, 1, aval.dtype)
     others = reduce_prod(select_n(keep, ones, xk), (nd + 2,))      # [..., i, j]
     tj = broadcast_in_dim(tm, lead + (n, n), tuple(range(nd)) + (nd + 1,))

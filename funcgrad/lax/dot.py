@@ -175,7 +175,19 @@ def _dot_batch(args, dims, *, dimension_numbers, precision=None, preferred_eleme
 
 
 dot_general_p.batch = _dot_batch
-dot_general_p.test_spec = {"custom": "dot_general"}
+def _sample_dot_general(rng, dtype):
+    lhs, rhs, dn = [((2, 3), (3, 4), (((1,), (0,)), ((), ()))),           # matmul
+                    ((2, 2, 3), (2, 3, 4), (((2,), (1,)), ((0,), (0,)))),  # batched matmul
+                    ((3,), (3,), (((0,), (0,)), ((), ()))),               # inner product
+                    ((2,), (3,), (((), ()), ((), ()))),                   # outer product
+                    ((3, 2, 4), (4, 3), (((0, 2), (1, 0)), ((), ()))),    # two contractions
+                    ((3, 2), (2, 3, 4), (((0,), (1,)), ((1,), (0,))))     # batch not leading
+                    ][rng.integers(6)]
+    return [rng.standard_normal(lhs).astype(dtype), rng.standard_normal(rhs).astype(dtype)], {
+        "dimension_numbers": dn, "precision": None, "preferred_element_type": None}
+
+
+dot_general_p.test_spec = {"sample": _sample_dot_general}
 dot_general_p.lowering = {"kind": "dot"}
 
 

@@ -111,7 +111,7 @@ def bitwise_not(x): return not_p.bind(x)
 def square(x): return square_p.bind(x)
 
 
-ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
+ad.deflinear(neg_p, lambda ct, x: [None if type(ct) is Zero else neg(ct)])
 for _p in (sign_p, floor_p, ceil_p, round_p, round_even_p, is_finite_p, not_p):
     ad.defjvp(_p, None)
 ad.defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
@@ -205,7 +205,13 @@ def _integer_pow_jvp(g, x, *, y):
 
 
 ad.defjvp(integer_pow_p, _integer_pow_jvp)
-integer_pow_p.test_spec = {"nargs": 1, "kinds": "float", "params": {"y": 3}}
+def _sample_integer_pow(rng, dtype):
+    y = int(rng.choice([-2, 0, 2, 3, 5]))
+    x = rng.uniform(0.3, 1.5, (2, 3)) * rng.choice([-1, 1], (2, 3))   # |x| >= 0.3
+    return [x.astype(dtype)], {"y": y}
+
+
+integer_pow_p.test_spec = {"sample": _sample_integer_pow}
 
 
 def integer_pow(x, y):
@@ -400,8 +406,10 @@ ad.defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 
 def _balanced(which, x, y):
     """1 where ``which`` picks x, 1/2 on ties (ties split evenly between operands)."""
-    one, half = _full_like(x, 1), _full_like(x, 0.5)
-    zero = _full_like(x, 0)
+    from .structural import full
+    shape = broadcasting_shape("max/min", get_aval(x), get_aval(y))
+    dt = get_aval(x).dtype    # select_n needs cases of the selector's shape
+    one, half, zero = full(shape, 1, dt), full(shape, 0.5, dt), full(shape, 0, dt)
     strict = select_n(which(x, y), zero, one)
     return add(strict, select_n(eq(x, y), zero, half))
 
@@ -510,8 +518,38 @@ def _select_n_transpose(ct, which, *cases):
 select_n_p.jvp = _select_n_jvp
 select_n_p.transpose = _select_n_transpose
 select_n_p.linear = True
-select_n_p.batch = elementwise_batch_rule(select_n_p)
-select_n_p.test_spec = {"custom": "select_n"}
+_select_n_generic_batch = elementwise_batch_rule(select_n_p)
+
+
+def _select_n_batch(args, dims):
+    # a batched selector cannot broadcast over unbatched rank-0 cases: materialize them
+    which, *cases = args
+    if dims[0] is not None and any(d is None and get_aval(c).ndim == 0
+                                   for c, d in zip(cases, dims[1:])):
+        from .structural import broadcast_in_dim
+        shape = get_aval(which).shape
+        cases = [broadcast_in_dim(c, shape, ()) if d is None and get_aval(c).ndim == 0 else c
+                 for c, d in zip(cases, dims[1:])]
+        dims = [dims[0]] + [dims[0] if d is None and get_aval(c).ndim == 0 else d
+                            for c, d in zip(args[1:], dims[1:])]
+        args = [which] + cases
+    return _select_n_generic_batch(args, dims)
+
+
+select_n_p.batch = _select_n_batch
+def _sample_select_n(rng, dtype):
+    shape = (2, 3)
+    case = lambda: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+    kind = int(rng.integers(3))
+    if kind == 0:       # boolean selector, two cases
+        return [rng.random(shape) < 0.5, case(), case()], {}
+    if kind == 1:       # int32 selector, three cases
+        return [rng.integers(0, 3, shape).astype(np.int32), case(), case(), case()], {}
+    # scalar selector; a rank-0 case broadcasts
+    return [np.asarray(rng.random() < 0.5), case(), np.asarray(rng.standard_normal(), dtype)], {}
+
+
+select_n_p.test_spec = {"sample": _sample_select_n, "nondiff_args": (0,)}
 
 
 def select_n(which, *cases):
@@ -571,7 +609,18 @@ def _clamp_jvp_hi(g, lo, x, hi):
 
 ad.defjvp(clamp_p, _clamp_jvp_lo, _clamp_jvp_x, _clamp_jvp_hi)
 clamp_p.batch = elementwise_batch_rule(clamp_p)
-clamp_p.test_spec = {"custom": "clamp"}
+def _sample_clamp(rng, dtype):
+    shape = (3, 4)
+    lo = np.asarray(-0.5) if rng.random() < 0.5 else rng.uniform(-1.0, -0.4, shape)
+    hi = np.asarray(0.6) if rng.random() < 0.5 else rng.uniform(0.4, 1.0, shape)
+    x = rng.uniform(-2.0, 2.0, shape)
+    # stay away from the kinks at the bounds (the derivative jumps there)
+    x = np.where(np.abs(x - lo) < 0.05, x + 0.1, x)
+    x = np.where(np.abs(x - hi) < 0.05, x - 0.1, x)
+    return [lo.astype(dtype), x.astype(dtype), hi.astype(dtype)], {}
+
+
+clamp_p.test_spec = {"sample": _sample_clamp}
 
 
 def clamp(min, x, max):
@@ -622,8 +671,14 @@ convert_element_type_p.transpose = _convert_transpose
 convert_element_type_p.linear = True
 convert_element_type_p.batch = lambda args, dims, **p: (convert_element_type_p.bind(
     args[0], **p), dims[0])
-convert_element_type_p.test_spec = {"nargs": 1, "kinds": "float",
-                                    "params": {"new_dtype": np.dtype(np.float64)}}
+def _sample_convert(rng, dtype):
+    new = np.dtype(rng.choice(["float32", "float64"]))
+    return [rng.standard_normal((2, 3)).astype(dtype)], {"new_dtype": new, "weak_type": False}
+
+
+# grad_order 1: through a float32 intermediate, second-order finite differences in float64
+# see float32 rounding (the map is linear, so its higher derivatives are zero anyway)
+convert_element_type_p.test_spec = {"sample": _sample_convert, "grad_order": 1}
 
 
 def convert_element_type(x, new_dtype, weak_type=False):

@@ -30,6 +30,11 @@ def stop_gradient(x):
         from ..core.trace import get_aval
         if get_aval(v).dtype.kind not in "fc":
             return v
+        if isinstance(v, (float, complex)):   # keep the weak default dtype, not float64
+            from ..core.array import Array
+            from ..core.dtypes import python_scalar_dtype
+            import numpy as np
+            v = Array(np.asarray(v, python_scalar_dtype(v)), weak_type=True)
         return stop_gradient_p.bind(v)
     return pytree.tree_map(one, x)
 

@@ -51,9 +51,26 @@ def _reduction(name, kernel, kinds, weak=True):
         return p.bind(x, axes=_batch_axes(axes, d)), _out_bdim(_batch_axes(axes, d), d)
 
     p.batch = _batch
-    p.test_spec = {"custom": "reduction"}
+    p.test_spec = _reduction_spec(name)
     p.lowering = {"reduce": kernel}
     return p
+
+
+def _reduction_spec(name):
+    def sample(rng, dtype):
+        shape = [(5,), (3, 4), (2, 3, 2)][rng.integers(3)]
+        axes = tuple(i for i in range(len(shape)) if rng.random() < 0.5) or (0,)
+        if name in ("reduce_and", "reduce_or"):
+            x = rng.random(shape) < (0.8 if name == "reduce_and" else 0.2)
+        elif name == "reduce_prod":    # moderate magnitudes, away from zero
+            x = (rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape)).astype(dtype)
+        else:                          # distinct values: no ties for max/min
+            x = rng.standard_normal(shape).astype(dtype)
+        return [x], {"axes": axes}
+    spec = {"sample": sample}
+    if name in ("reduce_and", "reduce_or"):
+        spec["nondiff"] = True
+    return spec
 
 
 def _np_sum(x, axis):
@@ -230,7 +247,9 @@ def _arg_reduction(name, kernel):
 
     p.batch = _batch
     ad.defjvp(p, None)
-    p.test_spec = {"custom": "argreduction"}
+    p.test_spec = {"nondiff": True, "sample": lambda rng, dtype: (
+        [rng.standard_normal((3, 4)).astype(dtype)],
+        {"axes": (int(rng.integers(2)),), "index_dtype": np.dtype(np.int32)})}
     return p
 
 

@@ -83,7 +83,15 @@ def _bid_batch(args, dims, *, shape, broadcast_dimensions):
 
 ad.deflinear(broadcast_in_dim_p, _bid_transpose)
 broadcast_in_dim_p.batch = _bid_batch
-broadcast_in_dim_p.test_spec = {"custom": "broadcast_in_dim"}
+def _sample_bid(rng, dtype):
+    x_shape, shape, dims = [((3,), (2, 3), (1,)), ((3, 1), (3, 4), (0, 1)),
+                            ((), (2, 3), ()), ((2, 3), (2, 4, 3), (0, 2)),
+                            ((1, 3), (2, 1, 3), (1, 2))][rng.integers(5)]
+    return [rng.standard_normal(x_shape).astype(dtype)], {
+        "shape": shape, "broadcast_dimensions": dims}
+
+
+broadcast_in_dim_p.test_spec = {"sample": _sample_bid}
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -169,7 +177,14 @@ def _reshape_batch(args, dims, *, new_sizes, dimensions=None):
 
 ad.deflinear(reshape_p, _reshape_transpose)
 reshape_p.batch = _reshape_batch
-reshape_p.test_spec = {"custom": "reshape"}
+def _sample_reshape(rng, dtype):
+    x_shape, new, dims = [((2, 3, 4), (6, 4), None), ((6,), (2, 3), None),
+                          ((2, 3), (3, 2), (1, 0)), ((2, 3, 2), (4, 3), (2, 0, 1)),
+                          ((1, 4), (4,), None)][rng.integers(5)]
+    return [rng.standard_normal(x_shape).astype(dtype)], {"new_sizes": new, "dimensions": dims}
+
+
+reshape_p.test_spec = {"sample": _sample_reshape}
 
 
 def reshape(x, new_sizes, dimensions=None):
@@ -216,7 +231,13 @@ def _transpose_batch(args, dims, *, permutation):
 
 ad.deflinear(transpose_p, _transpose_transpose)
 transpose_p.batch = _transpose_batch
-transpose_p.test_spec = {"custom": "transpose"}
+def _sample_transpose(rng, dtype):
+    shape = [(2, 3), (2, 3, 4), (3, 1, 2)][rng.integers(3)]
+    perm = tuple(int(i) for i in rng.permutation(len(shape)))
+    return [rng.standard_normal(shape).astype(dtype)], {"permutation": perm}
+
+
+transpose_p.test_spec = {"sample": _sample_transpose}
 
 
 def transpose(x, permutation):
@@ -265,7 +286,13 @@ def _squeeze_batch(args, dims, *, dimensions):
 ad.deflinear(squeeze_p, lambda ct, x, *, dimensions: [None if type(ct) is Zero else
                                                       reshape(ct, x.aval.shape)])
 squeeze_p.batch = _squeeze_batch
-squeeze_p.test_spec = {"custom": "squeeze"}
+def _sample_squeeze(rng, dtype):
+    shape, dims = [((1, 3, 1), (0, 2)), ((1, 3, 1), (2,)), ((3, 1), (1,)),
+                   ((1,), (0,))][rng.integers(4)]
+    return [rng.standard_normal(shape).astype(dtype)], {"dimensions": dims}
+
+
+squeeze_p.test_spec = {"sample": _sample_squeeze}
 
 
 def squeeze(x, dimensions):
@@ -309,7 +336,13 @@ def _expand_dims_batch(args, dims, *, dimensions):
 ad.deflinear(expand_dims_p, lambda ct, x, *, dimensions: [
     None if type(ct) is Zero else reshape(ct, x.aval.shape)])
 expand_dims_p.batch = _expand_dims_batch
-expand_dims_p.test_spec = {"custom": "expand_dims"}
+def _sample_expand_dims(rng, dtype):
+    shape, dims = [((3, 4), (0,)), ((3, 4), (1,)), ((3, 4), (0, 3)), ((3,), (1,)),
+                   ((), (0,))][rng.integers(5)]
+    return [rng.standard_normal(shape).astype(dtype)], {"dimensions": dims}
+
+
+expand_dims_p.test_spec = {"sample": _sample_expand_dims}
 
 
 def expand_dims(x, dimensions):
@@ -342,7 +375,13 @@ ad.deflinear(rev_p, lambda ct, x, *, dimensions: [None if type(ct) is Zero else
                                                   rev(ct, dimensions)])
 rev_p.batch = lambda args, dims, *, dimensions: (rev_p.bind(args[0], dimensions=tuple(
     d if d < dims[0] else d + 1 for d in dimensions)), dims[0])
-rev_p.test_spec = {"custom": "rev"}
+def _sample_rev(rng, dtype):
+    shape = [(4,), (2, 3), (2, 3, 4)][rng.integers(3)]
+    dims = tuple(i for i in range(len(shape)) if rng.random() < 0.6) or (len(shape) - 1,)
+    return [rng.standard_normal(shape).astype(dtype)], {"dimensions": dims}
+
+
+rev_p.test_spec = {"sample": _sample_rev}
 
 
 def rev(x, dimensions):
@@ -456,7 +495,14 @@ pad_p.jvp = lambda primals, tangents, *, padding_config: (
 pad_p.transpose = _pad_transpose
 pad_p.linear = True
 pad_p.batch = _pad_batch
-pad_p.test_spec = {"custom": "pad"}
+def _sample_pad(rng, dtype):
+    shape, cfg = [((3, 4), ((1, 2, 0), (0, -1, 1))), ((5,), ((-2, 1, 0),)),
+                  ((2, 3), ((0, 0, 2), (2, -1, 0))), ((4,), ((1, 1, 1),))][rng.integers(4)]
+    x = rng.standard_normal(shape).astype(dtype)
+    return [x, np.asarray(rng.standard_normal(), dtype)], {"padding_config": cfg}
+
+
+pad_p.test_spec = {"sample": _sample_pad}
 
 
 def pad(x, padding_value, padding_config):
@@ -522,7 +568,14 @@ def _concat_batch(args, dims, *, dimension):
 
 ad.deflinear(concatenate_p, _concat_transpose)
 concatenate_p.batch = _concat_batch
-concatenate_p.test_spec = {"custom": "concatenate"}
+def _sample_concatenate(rng, dtype):
+    dim = int(rng.integers(2))
+    sizes = [int(n) for n in rng.integers(1, 4, int(rng.integers(2, 4)))]
+    shapes = [(n, 3) if dim == 0 else (2, n) for n in sizes]
+    return [rng.standard_normal(s).astype(dtype) for s in shapes], {"dimension": dim}
+
+
+concatenate_p.test_spec = {"sample": _sample_concatenate}
 
 
 def concatenate(operands, dimension):
@@ -591,7 +644,16 @@ def _slice_batch(args, dims, *, start_indices, limit_indices, strides=None):
 
 ad.deflinear(slice_p, _slice_transpose)
 slice_p.batch = _slice_batch
-slice_p.test_spec = {"custom": "slice"}
+def _sample_slice(rng, dtype):
+    shape, start, limit, strides = [((5, 4), (1, 0), (4, 3), None),
+                                    ((6,), (0,), (6,), (2,)),
+                                    ((4, 5), (1, 1), (4, 5), (2, 3)),
+                                    ((3, 4), (0, 2), (3, 2), None)][rng.integers(4)]
+    return [rng.standard_normal(shape).astype(dtype)], {
+        "start_indices": start, "limit_indices": limit, "strides": strides}
+
+
+slice_p.test_spec = {"sample": _sample_slice}
 
 
 def slice(x, start_indices, limit_indices, strides=None):
@@ -656,7 +718,13 @@ def _iota_abstract(*, dtype, shape, dimension):
 
 iota_p.jvp = lambda primals, tangents, **p: (iota_p.bind(**p), Zero(iota_p.abstract_eval(**p)))
 iota_p.batch = lambda args, dims, **p: (iota_p.bind(**p), None)
-iota_p.test_spec = {"custom": "iota"}
+def _sample_iota(rng, dtype):
+    shape, dim = [((5,), 0), ((3, 4), 1), ((2, 3), 0)][rng.integers(3)]
+    return [], {"dtype": np.dtype(rng.choice(["int32", dtype])), "shape": shape,
+                "dimension": dim}
+
+
+iota_p.test_spec = {"sample": _sample_iota, "nondiff": True}
 
 
 def iota(dtype, size):
