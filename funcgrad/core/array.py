@@ -136,10 +136,7 @@ class Array:
     def __repr__(self):
         v = np.asarray(self)
         body = np.array2string(v, separator=", ", prefix="Array(")
-        extra = "" if v.dtype in (np.float32, np.int32, np.bool_) else f", dtype={v.dtype}"
-        if v.dtype in (np.float32, np.int32) and v.size == 0:
-            extra = f", dtype={v.dtype}"
-        return f"Array({body}{extra}{', weak_type=True' if self._weak else ''})"
+        return f"Array({body}, dtype={v.dtype}{', weak_type=True' if self._weak else ''})"
 
     def __str__(self):
         return str(np.asarray(self))

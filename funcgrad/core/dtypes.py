@@ -107,12 +107,12 @@ def promote_types(*types):
         n = _weak_node(dt) if weak else dt
         node = n if node is None else _join(node, n)
     if isinstance(node, str):
-        # keep the width of a weak operand if all operands were weak
-        dts = [dt for dt, _ in types]
-        dt = _node_to_dtype(node)
-        same_kind = [d for d in dts if _weak_node(d) == node]
-        if same_kind:
-            dt = max(same_kind, key=lambda d: d.itemsize)
+        # every operand was weak: the result is weak, with the join of their actual dtypes
+        dt = None
+        for d, _ in types:
+            dt = d if dt is None else _join(dt, d)
+        if isinstance(dt, str) or _weak_node(dt) != node:
+            dt = _node_to_dtype(node)
         return dt, True
     return node, False
 

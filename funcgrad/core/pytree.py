@@ -78,6 +78,7 @@ def register_dataclass(cls=None, data_fields=None, meta_fields=None):
         return cls(**kw)
 
     register_pytree_node(cls, flatten, unflatten)
+    _registry[cls].name = data_fields     # child names, for tree_flatten_with_path
     return cls
 
 
@@ -328,8 +329,8 @@ def _key_flatten(x, path, out, is_leaf):
         keys = [f"[{k!r}]" for k in data[1]]
     elif node is _NAMEDTUPLE:
         keys = [f".{f}" for f in t._fields]
-    elif dataclasses.is_dataclass(t):
-        keys = [f".{f.name}" for f in dataclasses.fields(t)][:len(kids)]
+    elif isinstance(node.name, tuple):
+        keys = [f".{n}" for n in node.name]
     else:
         keys = [f"[{i}]" for i in range(len(kids))]
     for k, c in zip(keys, kids):

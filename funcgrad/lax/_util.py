@@ -73,14 +73,16 @@ def elementwise_batch_rule(prim):
             if len(same) == 1:
                 return prim.bind(*args, **params), bd
         size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
-        out_shape = None
         new = []
+        ex_shape = ()   # per-example output shape: unbatched operands count too
         for a, d in zip(args, dims):
             if d is not None:
                 a = moveaxis(a, d, 0)
-                if out_shape is None or len(get_aval(a).shape) > len(out_shape):
-                    out_shape = get_aval(a).shape
+            sh = get_aval(a).shape if d is None else get_aval(a).shape[1:]
+            if len(sh) > len(ex_shape):
+                ex_shape = sh
             new.append((a, d))
+        out_shape = (size,) + tuple(ex_shape)
         res = []
         for a, d in new:
             sh = get_aval(a).shape
@@ -109,6 +111,8 @@ def elementwise(name, kernel, kinds="any", cuda=None, nargs=1, out_dtype=None,
     p.lowering = {"ufunc": kernel, "cuda": cuda}
 
     def abstract(*avals, **params):
+        if len(avals) != nargs:
+            raise TypeError(f"{name} takes {nargs} operand(s), got {len(avals)}")
         for a in avals:
             check_dtype(name, a, kinds)
         shape = broadcasting_shape(name, *avals)
