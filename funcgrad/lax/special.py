@@ -22,17 +22,17 @@ def _finish(r, x, out):
 
 def erf(x, out=None):
     x = np.asarray(x)
-    return _finish(_erf_u(x.astype(np.float64)).astype(np.float64), x, out)
+    return _finish(np.asarray(_erf_u(x.astype(np.float64)), dtype=np.float64), x, out)
 
 
 def erfc(x, out=None):
     x = np.asarray(x)
-    return _finish(_erfc_u(x.astype(np.float64)).astype(np.float64), x, out)
+    return _finish(np.asarray(_erfc_u(x.astype(np.float64)), dtype=np.float64), x, out)
 
 
 def lgamma(x, out=None):
     x = np.asarray(x)
-    return _finish(_lgamma_u(x.astype(np.float64)).astype(np.float64), x, out)
+    return _finish(np.asarray(_lgamma_u(x.astype(np.float64)), dtype=np.float64), x, out)
 
 
 def _polygamma64(m, x):
