@@ -60,15 +60,21 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if prim.batch_with_axis is not None:
-            out, out_dim = prim.batch_with_axis(self.axis, vals, dims, **params)
-        elif all(d is None for d in dims):
+        if prim.batch_with_axis is None and all(d is None for d in dims):
             return prim.bind(*vals, **params)
-        else:
-            rule = prim.batch
-            if rule is None:
-                raise NotImplementedError(f"batching rule for '{prim.name}' not implemented")
-            out, out_dim = rule(vals, dims, **params)
+        rules_axis = _rules_axis
+        rules_axis.append(self.axis)   # sub-jaxprs batched inside the rule see our axis name
+        try:
+            if prim.batch_with_axis is not None:
+                out, out_dim = prim.batch_with_axis(self.axis, vals, dims, **params)
+            else:
+                rule = prim.batch
+                if rule is None:
+                    raise NotImplementedError(
+                        f"batching rule for '{prim.name}' not implemented")
+                out, out_dim = rule(vals, dims, **params)
+        finally:
+            rules_axis.pop()
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
@@ -81,6 +87,14 @@ class BatchTrace(Trace):
             f"a vmapped value of type {tracer.aval.str_short()} was used as a Python {what} "
             f"inside {self.main.name or 'a vmapped function'}; its value differs across the "
             "batch. Use lax.cond / fnp.where for data-dependent choices.")
+
+
+_rules_axis = []   # the axes whose batching rules are running (innermost last)
+
+
+def current_rule_axis_name():
+    """The name of the vmap axis whose batching rule is running (None outside rules)."""
+    return _rules_axis[-1].name if _rules_axis else None
 
 
 def find_axis(name):

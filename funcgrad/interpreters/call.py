@@ -69,10 +69,17 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros, instantiate_out=False):
     return jc, consts, out_nz
 
 
-def batch_jaxpr(closed: ClosedJaxpr, axis_size, in_batched, out_force=False):
-    """``(batched_closed, consts, out_batched)``; batched inputs and outputs at axis 0."""
+def batch_jaxpr(closed: ClosedJaxpr, axis_size, in_batched, out_force=False, axis_name="inherit"):
+    """``(batched_closed, consts, out_batched)``; batched inputs and outputs at axis 0.
+
+    ``axis_name`` is the name of the vmap being applied, so collectives inside the jaxpr
+    (``psum(x, name)``) see it.
+    """
+    if axis_name == "inherit":
+        axis_name = batching.current_rule_axis_name()
     in_batched = tuple(in_batched)
-    key = (axis_size, in_batched, out_force)
+    key = (axis_size, in_batched, out_force if not isinstance(out_force, list) else
+           tuple(out_force), axis_name)
 
     def build():
         avals = [ShapedArray((axis_size,) + a.shape, a.dtype, a.weak_type) if b else a
@@ -82,7 +89,7 @@ def batch_jaxpr(closed: ClosedJaxpr, axis_size, in_batched, out_force=False):
         def f(*args):
             outs, dims = batching.vmap_flat(jaxpr_as_fun(closed),
                                             [0 if b else None for b in in_batched],
-                                            axis_size, None, args)
+                                            axis_size, axis_name, args)
             force = out_force if isinstance(out_force, (list, tuple)) else [out_force] * len(outs)
             out_b[:] = [d is not None or fo for d, fo in zip(dims, force)]
             return [batching.matchaxis(o, d, 0, axis_size) if b else o
@@ -121,6 +128,22 @@ def transpose_jaxpr(closed: ClosedJaxpr, linear):
 
 # ----------------------------------------------------------------------------- call primitives
 
+def uses_axis(closed, name) -> bool:
+    """Whether a collective inside ``closed`` (at any depth) names the axis ``name``."""
+    if name is None:
+        return False
+    for e in closed.jaxpr.eqns:
+        if e.params.get("axis_name") == name or (
+                isinstance(e.params.get("axis_name"), tuple) and name in e.params["axis_name"]):
+            return True
+        for k, v in e.params.items():
+            subs = v if isinstance(v, (tuple, list)) else (v,)
+            for sub in subs:
+                if isinstance(sub, ClosedJaxpr) and uses_axis(sub, name):
+                    return True
+    return False
+
+
 def bind_call(prim, closed: ClosedJaxpr, args, **params):
     """Bind a call primitive, passing the jaxpr's constants as leading arguments."""
     jc, consts = hoist_consts(closed)
@@ -152,14 +175,18 @@ def _make_call_primitive(name, recompute):
 
     p.jvp = _jvp
 
-    def _batch(args, dims, *, jaxpr, **params):
-        size = batching.axis_size_of(args, dims)
+    def _batch(axis, args, dims, *, jaxpr, **params):
+        if all(d is None for d in dims):
+            if not any(uses_axis(jaxpr, axis.name) for _ in (0,)):
+                return p.bind(*args, jaxpr=jaxpr, **params), [None] * len(jaxpr.out_avals)
+        size = axis.size
         args = [batching.moveaxis(a, d, 0) if d is not None else a for a, d in zip(args, dims)]
-        jc, consts, out_b = batch_jaxpr(jaxpr, size, [d is not None for d in dims])
+        jc, consts, out_b = batch_jaxpr(jaxpr, size, [d is not None for d in dims],
+                                        axis_name=axis.name)
         outs = p.bind(*consts, *args, jaxpr=jc, **params)
         return outs, [0 if b else None for b in out_b]
 
-    p.batch = _batch
+    p.batch_with_axis = _batch
 
     def _partial_eval(trace, tracers, *, jaxpr, **params):
         unknowns = [not t.is_known for t in tracers]

@@ -59,9 +59,13 @@ def _batch_everything(args, dims):
 
 
 def _vmap_flat_fn(fn, size):
-    """Batch a flat-list function whose every input and output is batched at 0."""
+    """Batch a flat-list function whose every input and output is batched at 0 (over the
+    axis whose batching rule is running, so collectives inside see its name)."""
+    name = batching.current_rule_axis_name()
+
     def batched(*args):
-        outs, dims = batching.vmap_flat(lambda *a: fn(*a), [0] * len(args), size, None, args)
+        outs, dims = batching.vmap_flat(lambda *a: fn(*a), [0] * len(args), size,
+                                        name, args)
         return [batching.matchaxis(o, d, 0, size) for o, d in zip(outs, dims)]
     return batched
 

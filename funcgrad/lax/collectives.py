@@ -27,8 +27,20 @@ def _raise_to(x, axis):
     return axis.main.trace.full_raise(x)
 
 
+class CollectivePrimitive(Primitive):
+    """A primitive over a named vmap axis: binding it first raises its operands to the trace
+    of the vmap that binds the name, so it is batched there even when its operands do not
+    depend on that vmap (and also when it is replayed from a jaxpr)."""
+
+    __slots__ = ()
+
+    def bind(self, *args, **params):
+        ax = find_axis(params["axis_name"])
+        return super().bind(*[_raise_to(a, ax) for a in args], **params)
+
+
 def _collective(name):
-    p = Primitive(name)
+    p = CollectivePrimitive(name)
 
     @p.def_impl
     def _impl(*args, axis_name, **params):

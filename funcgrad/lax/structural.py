@@ -406,19 +406,30 @@ def _pad_out_shape(shape, config):
 
 @pad_p.def_impl
 def _pad_impl(x, padding_value, *, padding_config):
+    """One allocation: fill the output, then write the (strided, cropped) operand into it."""
     x = np.asarray(x) if not hasattr(x, "shape") else x
-    xp = np
-    if any(i > 0 for _, _, i in padding_config):
-        core_shape = tuple(n + max(n - 1, 0) * i for n, (_, _, i) in zip(x.shape, padding_config))
-        core = xp.full(core_shape, padding_value, dtype=x.dtype)
-        core[tuple(_pyslice(None, None, i + 1) for _, _, i in padding_config)] = x
-        x = core
-    lo_hi = [(max(lo, 0), max(hi, 0)) for lo, hi, _ in padding_config]
-    if any(a or b for a, b in lo_hi):
-        x = xp.pad(x, lo_hi, mode="constant", constant_values=padding_value)
-    sl = tuple(_pyslice(-min(lo, 0), x.shape[i] + min(hi, 0))
-               for i, (lo, hi, _) in enumerate(padding_config))
-    return x[sl]
+    out_shape = _pad_out_shape(x.shape, padding_config)
+    out = np.full(out_shape, padding_value, dtype=x.dtype) if type(x) is np.ndarray else \
+        _full_like_module(x, out_shape, padding_value)
+    dst, src = [], []
+    for n, L, (lo, hi, it) in zip(x.shape, out_shape, padding_config):
+        step = it + 1
+        j_min = max(0, -(lo // step) if lo < 0 else 0)
+        while j_min < n and lo + j_min * step < 0:
+            j_min += 1
+        j_max = min(n - 1, (L - 1 - lo) // step) if L > 0 else -1
+        if n == 0 or j_min > j_max:
+            return out
+        dst.append(_pyslice(lo + j_min * step, lo + j_max * step + 1, step))
+        src.append(_pyslice(j_min, j_max + 1))
+    out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def _full_like_module(x, shape, value):
+    import sys
+    mod = sys.modules[type(x).__module__.split(".")[0]]
+    return mod.full(shape, value, dtype=x.dtype)
 
 
 @pad_p.def_abstract_eval

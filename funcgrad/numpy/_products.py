@@ -17,6 +17,24 @@ def _prep(name, a, b):
     return a, b
 
 
+def _bool_via_int(fn):
+    """Products of booleans are computed in int32 and compared with zero (NumPy gives
+    bool results: logical or of ands)."""
+    import functools
+    import numpy as np
+
+    @functools.wraps(fn)
+    def wrapped(a, b, *args, **kwargs):
+        a, b = asarray(a, where=f"fnp.{fn.__name__}"), asarray(b, where=f"fnp.{fn.__name__}")
+        if get_aval(a).dtype == np.bool_ and get_aval(b).dtype == np.bool_:
+            r = fn(lax.convert_element_type(a, np.int32), lax.convert_element_type(b, np.int32),
+                   *args, **kwargs)
+            return lax.ne(r, np.int32(0))
+        return fn(a, b, *args, **kwargs)
+    return wrapped
+
+
+@_bool_via_int
 def matmul(a, b, /):
     """Matrix product with NumPy's broadcasting of leading (batch) dimensions.
 
@@ -36,6 +54,12 @@ def matmul(a, b, /):
             raise TypeError(f"fnp.matmul: incompatible shapes {aa.shape} and {ba.shape}: "
                             f"contracting dimensions {aa.shape[-1]} and "
                             f"{ba.shape[0 if ba.ndim == 1 else -2]} differ")
+        return lax.dot_general(a, b, (((aa.ndim - 1,), (0,)), ((), ())))
+    if ba.ndim == 2 and aa.ndim > 2:
+        # (..., m, k) @ (k, n): one contraction, no broadcasting of b
+        if aa.shape[-1] != ba.shape[0]:
+            raise TypeError(f"fnp.matmul: incompatible shapes {aa.shape} and {ba.shape}: "
+                            f"contracting dimensions {aa.shape[-1]} and {ba.shape[0]} differ")
         return lax.dot_general(a, b, (((aa.ndim - 1,), (0,)), ((), ())))
     # batched: broadcast batch dims
     a1 = aa.ndim == 1
@@ -71,6 +95,7 @@ def matmul(a, b, /):
     return r
 
 
+@_bool_via_int
 def dot(a, b):
     """NumPy's ``dot``: matmul for 2-D, sum-product over last/second-to-last axes for N-D."""
     a, b = _prep("dot", a, b)
@@ -87,12 +112,14 @@ def dot(a, b):
     return lax.dot_general(a, b, (((aa.ndim - 1,), (ba.ndim - 2,)), ((), ())))
 
 
+@_bool_via_int
 def vdot(a, b):
     """Dot product of flattened arrays."""
     from ._shape import ravel
     return dot(ravel(a), ravel(b))
 
 
+@_bool_via_int
 def inner(a, b):
     """Sum-product over the last axes."""
     a, b = _prep("inner", a, b)
@@ -102,6 +129,7 @@ def inner(a, b):
     return lax.dot_general(a, b, (((aa.ndim - 1,), (ba.ndim - 1,)), ((), ())))
 
 
+@_bool_via_int
 def outer(a, b):
     """Outer product of flattened inputs."""
     from ._shape import ravel
@@ -110,6 +138,7 @@ def outer(a, b):
                            (((1,), (0,)), ((), ())))
 
 
+@_bool_via_int
 def tensordot(a, b, axes=2):
     """Sum-product over the given axes."""
     a, b = _prep("tensordot", a, b)
@@ -132,6 +161,7 @@ def einsum(subscripts, *operands, optimize=None, precision=None):
     return _einsum(subscripts, *operands)
 
 
+@_bool_via_int
 def kron(a, b):
     a, b = _prep("kron", a, b)
     aa, ba = get_aval(a), get_aval(b)
