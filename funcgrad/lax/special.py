@@ -123,6 +123,11 @@ def logistic(x, out=None):
     """1 / (1 + exp(-x)): exact 0/1 saturation, no NaN, good relative accuracy in both tails
     up to exp's overflow (as JAX's definition)."""
     with np.errstate(over="ignore"):
+        if out is None:
+            x = np.asarray(x)
+            if x.ndim == 0:
+                return np.reciprocal(np.exp(-x) + x.dtype.type(1))
+            out = np.empty_like(x)
         r = np.negative(x, out=out)
         np.exp(r, out=r)
         np.add(r, 1, out=r)
