@@ -273,7 +273,7 @@ def eval_primitive(prim, args, params):
             weak = weak or a._weak
         else:
             vals.append(a)
-    check = weak or not prim.elementwise
+    check = weak or not prim.elementwise or bool(params.get("weak_type"))
     if not check and len(vals) > 1:
         v0 = vals[0]
         s0, d0 = getattr(v0, "shape", ()), getattr(v0, "dtype", None)

@@ -47,7 +47,6 @@ newaxis = None
 dtype = _np.dtype
 iinfo = _np.iinfo
 finfo = _np.finfo
-result_type = _np.result_type
 issubdtype = _np.issubdtype
 floating = _np.floating
 integer = _np.integer

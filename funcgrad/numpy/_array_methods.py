@@ -24,7 +24,8 @@ def _defer(f):
 
 def _astype(self, dtype, copy=False):
     from ..core import dtypes
-    return lax.convert_element_type(self, dtypes.check_supported(dtype, "astype"))
+    from ._promote import dtype_arg
+    return lax.convert_element_type(self, dtype_arg(dtype, "astype"))
 
 
 def _reshape(self, *shape, order="C"):

@@ -14,7 +14,8 @@ from ._promote import asarray as _asarray
 def _dt(dtype, default=None, where="fnp"):
     if dtype is None:
         return default if default is not None else dtypes.default_float_dtype()
-    return dtypes.check_supported(dtype, where)
+    from ._promote import dtype_arg
+    return dtype_arg(dtype, where)
 
 
 def _shape(shape, where):
@@ -58,17 +59,29 @@ def zeros(shape, dtype=None):
 
 
 def ones(shape, dtype=None):
-    """An array of ones."""
+    """An array of ones.
+
+    >>> fnp.ones((2, 1), dtype=int).tolist()
+    [[1], [1]]
+    """
     return lax.full(_shape(shape, "fnp.ones"), 1, _dt(dtype, where="fnp.ones"))
 
 
 def empty(shape, dtype=None):
-    """Same as ``zeros`` (arrays are immutable, so there is nothing to leave uninitialized)."""
+    """Same as ``zeros`` (arrays are immutable, so there is nothing to leave uninitialized).
+
+    >>> fnp.empty((2,)).shape
+    (2,)
+    """
     return zeros(shape, dtype)
 
 
 def full(shape, fill_value, dtype=None):
-    """An array of ``shape`` filled with ``fill_value``."""
+    """An array of ``shape`` filled with ``fill_value``.
+
+    >>> fnp.full((2,), 7).tolist()
+    [7, 7]
+    """
     shape = _shape(shape, "fnp.full")
     if dtype is None:
         if isinstance(fill_value, (bool, int, float, complex)):
@@ -88,7 +101,9 @@ def _like(name, value):
         return lax.full(av.shape if shape is None else _shape(shape, f"fnp.{name}"), value,
                         _dt(dtype, av.dtype, f"fnp.{name}"))
     f.__name__ = name
-    f.__doc__ = f"An array of {value} with the shape and dtype of ``a``."
+    f.__doc__ = (f"An array of {value}s with the shape and dtype of ``a`` (or ``shape=`` / "
+                 f"``dtype=``).\n\n    >>> fnp.{name}(fnp.ones((2, 1), dtype=int)).tolist()\n"
+                 f"    {[[value], [value]]}\n    ")
     return f
 
 
@@ -98,14 +113,22 @@ empty_like = zeros_like
 
 
 def full_like(a, fill_value, dtype=None, shape=None):
-    """An array filled with ``fill_value`` with the shape and dtype of ``a``."""
+    """An array filled with ``fill_value`` with the shape and dtype of ``a``.
+
+    >>> fnp.full_like(fnp.zeros(2), 3.5).tolist()
+    [3.5, 3.5]
+    """
     av = get_aval(_asarray(a))
     return lax.full(av.shape if shape is None else _shape(shape, "fnp.full_like"), fill_value,
                     _dt(dtype, av.dtype, "fnp.full_like"))
 
 
 def arange(start, stop=None, step=None, dtype=None):
-    """Evenly spaced values in ``[start, stop)`` (bounds must be concrete)."""
+    """Evenly spaced values in ``[start, stop)`` (bounds must be concrete).
+
+    >>> fnp.arange(1, 7, 2).tolist()
+    [1, 3, 5]
+    """
     for v in (start, stop, step):
         if isinstance(v, Tracer):
             raise TypeError("fnp.arange needs concrete bounds; a traced value cannot decide "
@@ -128,11 +151,30 @@ def arange(start, stop=None, step=None, dtype=None):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    """``num`` evenly spaced samples over ``[start, stop]`` (traced endpoints allowed)."""
+    """``num`` evenly spaced samples over ``[start, stop]`` (traced endpoints allowed;
+    array endpoints add dimensions at ``axis``).
+
+    >>> fnp.linspace(0.0, 1.0, 3).tolist()
+    [0.0, 0.5, 1.0]
+    """
     num = int(num)
-    dt = _dt(dtype, where="fnp.linspace")
+    if num < 0:
+        raise ValueError(f"fnp.linspace: number of samples, {num}, must be non-negative")
+    if dtype is None:
+        from ._promote import result_dtype
+        dt, _ = result_dtype(start, stop)
+        if dt.kind not in "fc":
+            dt = dtypes.default_float_dtype()
+    else:
+        dt = _dt(dtype, where="fnp.linspace")
+    out_dt = dt
+    if dt.kind not in "fc":   # integer dtype=: computed in floats, then floored (NumPy 2)
+        dt = dtypes.default_float_dtype()
     from ._ufuncs import add, multiply, subtract
     s, e = _asarray(start, dt), _asarray(stop, dt)
+    from ._promote import broadcast_shapes, broadcast_to_shape
+    bshape = broadcast_shapes(get_aval(s).shape, get_aval(e).shape, where="fnp.linspace")
+    s, e = broadcast_to_shape(s, bshape), broadcast_to_shape(e, bshape)
     div = (num - 1) if endpoint else num
     step = lax.div(subtract(e, s), np.asarray(max(div, 1), dt)[()]) if num > 1 else \
         subtract(e, s)
@@ -147,13 +189,18 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if axis != 0 and sa.ndim:
         from ._shape import moveaxis
         out = moveaxis(out, 0, axis)
-    if dtype is not None:
-        out = lax.convert_element_type(out, dt)
+    if out_dt != get_aval(out).dtype:
+        from ._ufuncs import floor
+        out = lax.convert_element_type(floor(out) if out_dt.kind in "iu" else out, out_dt)
     return (out, step) if retstep else out
 
 
 def eye(N, M=None, k=0, dtype=None):
-    """A 2-D array with ones on the ``k``-th diagonal."""
+    """A 2-D array with ones on the ``k``-th diagonal.
+
+    >>> fnp.eye(2, k=1).tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
     M = N if M is None else M
     dt = _dt(dtype, where="fnp.eye")
     r = lax.broadcasted_iota(np.int32, (N, M), 0)
@@ -162,12 +209,20 @@ def eye(N, M=None, k=0, dtype=None):
 
 
 def identity(n, dtype=None):
-    """The ``n x n`` identity matrix."""
+    """The ``n x n`` identity matrix.
+
+    >>> fnp.identity(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     return eye(n, dtype=dtype)
 
 
 def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
-    """Coordinate matrices from coordinate vectors."""
+    """Coordinate matrices from coordinate vectors.
+
+    >>> [g.shape for g in fnp.meshgrid(fnp.arange(3), fnp.arange(2))]
+    [(2, 3), (2, 3)]
+    """
     if indexing not in ("xy", "ij"):
         raise ValueError("fnp.meshgrid: indexing must be 'xy' or 'ij'")
     xs = [_asarray(x) for x in xi]
@@ -192,7 +247,16 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
 
 
 def tri(N, M=None, k=0, dtype=None):
+    """NumPy's ``tri``.
+
+    >>> fnp.tri(2).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
     M = N if M is None else M
     r = lax.broadcasted_iota(np.int32, (N, M), 0)
     c = lax.broadcasted_iota(np.int32, (N, M), 1)
     return lax.convert_element_type(lax.ge(lax.add(r, np.int32(k)), c), _dt(dtype))
+
+
+__all__ = ["array", "asarray", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
+           "empty_like", "full_like", "arange", "linspace", "eye", "identity", "meshgrid", "tri"]

@@ -97,7 +97,11 @@ def matmul(a, b, /):
 
 @_bool_via_int
 def dot(a, b):
-    """NumPy's ``dot``: matmul for 2-D, sum-product over last/second-to-last axes for N-D."""
+    """NumPy's ``dot``: matmul for 2-D, sum-product over last/second-to-last axes for N-D.
+
+    >>> fnp.dot(fnp.array([[1, 2], [3, 4]]), fnp.array([1, 1])).tolist()
+    [3, 7]
+    """
     a, b = _prep("dot", a, b)
     aa, ba = get_aval(a), get_aval(b)
     if aa.ndim == 0 or ba.ndim == 0:
@@ -114,14 +118,22 @@ def dot(a, b):
 
 @_bool_via_int
 def vdot(a, b):
-    """Dot product of flattened arrays."""
+    """Dot product of flattened arrays.
+
+    >>> int(fnp.vdot(fnp.array([[1, 2]]), fnp.array([[3, 4]])))
+    11
+    """
     from ._shape import ravel
     return dot(ravel(a), ravel(b))
 
 
 @_bool_via_int
 def inner(a, b):
-    """Sum-product over the last axes."""
+    """Sum-product over the last axes.
+
+    >>> int(fnp.inner(fnp.array([1, 2]), fnp.array([3, 4])))
+    11
+    """
     a, b = _prep("inner", a, b)
     aa, ba = get_aval(a), get_aval(b)
     if aa.ndim == 0 or ba.ndim == 0:
@@ -131,7 +143,11 @@ def inner(a, b):
 
 @_bool_via_int
 def outer(a, b):
-    """Outer product of flattened inputs."""
+    """Outer product of flattened inputs.
+
+    >>> fnp.outer(fnp.array([1, 2]), fnp.array([1, 10])).tolist()
+    [[1, 10], [2, 20]]
+    """
     from ._shape import ravel
     a, b = _prep("outer", ravel(a), ravel(b))
     return lax.dot_general(lax.expand_dims(a, (1,)), lax.expand_dims(b, (0,)),
@@ -140,7 +156,11 @@ def outer(a, b):
 
 @_bool_via_int
 def tensordot(a, b, axes=2):
-    """Sum-product over the given axes."""
+    """Sum-product over the given axes.
+
+    >>> fnp.tensordot(fnp.ones((2, 3, 4)), fnp.ones((3, 4, 5))).shape
+    (2, 5)
+    """
     a, b = _prep("tensordot", a, b)
     aa, ba = get_aval(a), get_aval(b)
     if isinstance(axes, int):
@@ -156,13 +176,23 @@ def tensordot(a, b, axes=2):
 
 
 def einsum(subscripts, *operands, optimize=None, precision=None):
-    """Einstein summation, lowered to ``dot_general``/reductions pairwise."""
+    """Einstein summation, lowered pairwise to ``dot_general`` and reductions (explicit or
+    implicit output, ``...``, repeated labels, any number of operands).
+
+    >>> fnp.einsum("ij,jk->ik", fnp.ones((2, 3)), fnp.ones((3, 4))).shape
+    (2, 4)
+    """
     from ._einsum import einsum as _einsum
     return _einsum(subscripts, *operands)
 
 
 @_bool_via_int
 def kron(a, b):
+    """NumPy's ``kron``.
+
+    >>> fnp.kron(fnp.array([1, 2]), fnp.array([1, 10])).tolist()
+    [1, 10, 2, 20]
+    """
     a, b = _prep("kron", a, b)
     aa, ba = get_aval(a), get_aval(b)
     nd = max(aa.ndim, ba.ndim)
@@ -178,7 +208,11 @@ def kron(a, b):
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
-    """Sum along a diagonal."""
+    """Sum along a diagonal.
+
+    >>> int(fnp.trace(fnp.array([[1, 2], [3, 4]])))
+    5
+    """
     from ._indexing import diagonal
     from ._reductions import sum as _sum
     return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)

@@ -12,6 +12,31 @@ from ..core.trace import Tracer, get_aval
 _SCALARS = (bool, int, float, complex)
 
 
+def is_python_scalar(x) -> bool:
+    """A weakly typed Python scalar (NumPy scalars such as ``np.float64(1)`` subclass
+    ``float`` but are strongly typed: they keep their dtype)."""
+    return isinstance(x, _SCALARS) and not isinstance(x, np.generic)
+
+
+def dtype_arg(dtype, where="funcgrad.numpy"):
+    """A ``dtype=`` argument as a supported NumPy dtype.  The Python types ``int``,
+    ``float`` and ``complex`` mean the default widths (32-bit unless ``enable_x64``), as
+    in JAX; NumPy dtypes are taken as given.
+
+    >>> dtype_arg(int), dtype_arg('float64')
+    (dtype('int32'), dtype('float64'))
+    """
+    if dtype is int:
+        return dtypes.default_int_dtype()
+    if dtype is float:
+        return dtypes.default_float_dtype()
+    if dtype is complex:
+        return dtypes.default_complex_dtype()
+    if dtype is bool:
+        return dtypes.bool_
+    return dtypes.check_supported(dtype, where)
+
+
 def is_arraylike(x) -> bool:
     return isinstance(x, (Array, Tracer, np.ndarray, np.generic) + _SCALARS) or hasattr(
         x, "__cuda_array_interface__")
@@ -21,14 +46,14 @@ def asarray(x, dtype=None, where="funcgrad.numpy"):
     """Make ``x`` an operand: Arrays/tracers pass, Python data becomes an ``Array``."""
     if isinstance(x, (Array, Tracer)):
         if dtype is not None:
-            return lax.convert_element_type(x, dtypes.check_supported(dtype, where))
+            return lax.convert_element_type(x, dtype_arg(dtype, where))
         return x
-    if isinstance(x, _SCALARS):
-        dt = dtypes.check_supported(dtype, where) if dtype is not None else \
+    if is_python_scalar(x):
+        dt = dtype_arg(dtype, where) if dtype is not None else \
             dtypes.python_scalar_dtype(x)
         return Array(np.asarray(x, dt), weak_type=dtype is None and not isinstance(x, bool))
     if isinstance(x, (np.ndarray, np.generic)):
-        v = np.array(x, dtype=dtype) if dtype is not None else np.array(x)
+        v = np.array(x, dtype=dtype_arg(dtype, where)) if dtype is not None else np.array(x)
         dtypes.check_supported(v.dtype, where)
         return Array(v)
     if isinstance(x, (list, tuple)):
@@ -43,7 +68,7 @@ def asarray(x, dtype=None, where="funcgrad.numpy"):
         else:
             v = np.array(x)
         if dtype is not None:
-            v = v.astype(dtypes.check_supported(dtype, where))
+            v = v.astype(dtype_arg(dtype, where))
         else:
             v = _default_python_dtype(v, x)
         dtypes.check_supported(v.dtype, where)
@@ -79,7 +104,7 @@ def _default_python_dtype(v, x):
 
 def aval_pair(x):
     """``(dtype, weak)`` of an operand without materializing Python scalars."""
-    if isinstance(x, _SCALARS):
+    if is_python_scalar(x):
         return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     if type(x) is Array:
         return x._value.dtype, x._weak
@@ -172,7 +197,7 @@ def promote(name, *args, to_inexact=False):
     out = []
     shapes = []
     for a in args:
-        if isinstance(a, _SCALARS):
+        if is_python_scalar(a):
             out.append(np.asarray(a, dt)[()])
             shapes.append(())
             continue

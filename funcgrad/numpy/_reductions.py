@@ -2,6 +2,8 @@
 cumprod (NumPy's ``axis``/``keepdims``/``dtype`` semantics)."""
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from .. import lax
@@ -24,12 +26,18 @@ def _axes(axis, ndim, where):
         except TypeError:
             raise TypeError(f"{where}: axis must be an int or a tuple of ints, got {axis!r}") \
                 from None
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"{where}: axis {a} is out of bounds for an array of rank {ndim}")
-        out.append(a % ndim if ndim else 0)
+        if ndim:    # a 0-d array accepts axis 0 / -1 and has nothing to reduce
+            out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{where}: repeated axis in {axis!r}")
     return tuple(sorted(out))
+
+
+def _dtarg(dtype):
+    from ._promote import dtype_arg
+    return dtype_arg(dtype, "funcgrad.numpy")
 
 
 def _keepdims(r, shape, axes):
@@ -43,12 +51,41 @@ def _sum_dtype(dt):
     return dt
 
 
+def _no_out(out, name):
+    if out is not None:
+        raise NotImplementedError(f"fnp.{name}: the out= argument is not supported (funcgrad "
+                                  "arrays are immutable); use the returned array")
+
+
+def _masked(x, where, fill, name):
+    """``x`` with the elements outside the ``where`` mask replaced by ``fill``."""
+    if where is None:
+        return x
+    from ._promote import broadcast_shapes, broadcast_to_shape
+    w = _to_bool(asarray(where, where=f"fnp.{name}"))
+    xa = get_aval(x)
+    if broadcast_shapes(get_aval(w).shape, xa.shape, where=f"fnp.{name}") != xa.shape:
+        raise TypeError(f"fnp.{name}: where= mask of shape {get_aval(w).shape} does not "
+                        f"broadcast to the array shape {xa.shape}")
+    return lax.select(broadcast_to_shape(w, xa.shape), x, lax.full(xa.shape, fill, xa.dtype))
+
+
+def _count(x, axis, keepdims, where, name):
+    """Number of elements reduced (an int, or an array with a where= mask)."""
+    av = get_aval(x)
+    if where is None:
+        return int(np.prod([av.shape[i] for i in _axes(axis, av.ndim, name)], dtype=np.int64))
+    ones = lax.full(av.shape, 1, av.dtype)
+    return sum(_masked(ones, where, 0, name), axis, keepdims=keepdims)
+
+
 def _reduce(name, lax_fn, x, axis, keepdims, dtype=None, promote_int=False, where=None):
     x = asarray(x, where=f"fnp.{name}")
     a = get_aval(x)
     axes = _axes(axis, a.ndim, f"fnp.{name}")
     if dtype is not None:
-        x = lax.convert_element_type(x, dtypes.check_supported(dtype, f"fnp.{name}"))
+        from ._promote import dtype_arg
+        x = lax.convert_element_type(x, dtype_arg(dtype, f"fnp.{name}"))
     elif promote_int:
         dt = _sum_dtype(a.dtype)
         if dt != a.dtype:
@@ -63,6 +100,8 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     >>> fnp.sum(fnp.ones((2, 3)), axis=0)
     Array([2., 2., 2.], dtype=float32)
     """
+    _no_out(out, "sum")
+    a = _masked(asarray(a, where="fnp.sum"), where, 0, "sum")
     r = _reduce("sum", lax.reduce_sum, a, axis, keepdims, dtype, promote_int=True)
     if initial is not None:
         r = lax.add(r, scalar_like(initial, r))
@@ -70,7 +109,13 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """Product of elements over ``axis``."""
+    """Product of elements over ``axis``.
+
+    >>> int(fnp.prod(fnp.array([2, 3])))
+    6
+    """
+    _no_out(out, "prod")
+    a = _masked(asarray(a, where="fnp.prod"), where, 1, "prod")
     r = _reduce("prod", lax.reduce_prod, a, axis, keepdims, dtype, promote_int=True)
     if initial is not None:
         r = lax.mul(r, scalar_like(initial, r))
@@ -85,9 +130,33 @@ def _check_nonempty(x, axis, name):
                              "has no identity")
 
 
+def _empty_with_initial(x, axis, keepdims, initial, name):
+    """A reduction over a zero-size axis with an ``initial`` value gives ``initial``."""
+    a = get_aval(x)
+    axes = _axes(axis, a.ndim, name)
+    if initial is None or not builtins.any(a.shape[i] == 0 for i in axes):
+        return None
+    shape = tuple(1 if i in axes else d for i, d in enumerate(a.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(a.shape) if i not in axes)
+    return lax.full(shape, initial, a.dtype)
+
+
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Maximum over ``axis``."""
+    """Maximum over ``axis`` (``initial`` also bounds it from below).
+
+    >>> fnp.max(fnp.array([[1, 5], [3, 2]]), axis=0).tolist()
+    [3, 5]
+    """
+    _no_out(out, "max")
     x = asarray(a, where="fnp.max")
+    if where is not None:
+        if initial is None:
+            raise ValueError("fnp.max: reduction operation 'maximum' does not have an "
+                             "identity, so to use a where mask one has to specify 'initial'")
+        x = _masked(x, where, initial, "max")
+    e = _empty_with_initial(x, axis, keepdims, initial, "fnp.max")
+    if e is not None:
+        return e
     if initial is None:
         _check_nonempty(x, axis, "fnp.max")
     r = _reduce("max", lax.reduce_max, x, axis, keepdims)
@@ -97,8 +166,21 @@ def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 
 
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    """Minimum over ``axis``."""
+    """Minimum over ``axis`` (``initial`` also bounds it from above).
+
+    >>> fnp.min(fnp.array([[1, 5], [3, 2]]), axis=1).tolist()
+    [1, 2]
+    """
+    _no_out(out, "min")
     x = asarray(a, where="fnp.min")
+    if where is not None:
+        if initial is None:
+            raise ValueError("fnp.min: reduction operation 'minimum' does not have an "
+                             "identity, so to use a where mask one has to specify 'initial'")
+        x = _masked(x, where, initial, "min")
+    e = _empty_with_initial(x, axis, keepdims, initial, "fnp.min")
+    if e is not None:
+        return e
     if initial is None:
         _check_nonempty(x, axis, "fnp.min")
     r = _reduce("min", lax.reduce_min, x, axis, keepdims)
@@ -116,13 +198,25 @@ def _to_bool(x):
 
 
 def all(a, axis=None, out=None, keepdims=False, where=None):
-    """True where every element over ``axis`` is nonzero."""
-    return _reduce("all", lax.reduce_and, _to_bool(asarray(a)), axis, keepdims)
+    """True where every element over ``axis`` is nonzero.
+
+    >>> bool(fnp.all(fnp.array([1, 2, 0])))
+    False
+    """
+    _no_out(out, "all")
+    return _reduce("all", lax.reduce_and, _masked(_to_bool(asarray(a)), where, True, "all"),
+                   axis, keepdims)
 
 
 def any(a, axis=None, out=None, keepdims=False, where=None):
-    """True where some element over ``axis`` is nonzero."""
-    return _reduce("any", lax.reduce_or, _to_bool(asarray(a)), axis, keepdims)
+    """True where some element over ``axis`` is nonzero.
+
+    >>> bool(fnp.any(fnp.array([0, 0, 3])))
+    True
+    """
+    _no_out(out, "any")
+    return _reduce("any", lax.reduce_or, _masked(_to_bool(asarray(a)), where, False, "any"),
+                   axis, keepdims)
 
 
 def _inexact(x):
@@ -133,32 +227,46 @@ def _inexact(x):
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
-    """Arithmetic mean over ``axis`` (integers average as floats)."""
+    """Arithmetic mean over ``axis`` (integers average as floats).
+
+    >>> float(fnp.mean(fnp.array([1, 2])))
+    1.5
+    """
+    _no_out(out, "mean")
     x = asarray(a, where="fnp.mean")
-    x = _inexact(x) if dtype is None else lax.convert_element_type(x, dtype)
-    av = get_aval(x)
-    axes = _axes(axis, av.ndim, "fnp.mean")
-    n = int(np.prod([av.shape[i] for i in axes], dtype=np.int64))
-    s = sum(x, axis, keepdims=keepdims)
-    return lax.div(s, scalar_like(n, s))
+    x = _inexact(x) if dtype is None else lax.convert_element_type(x, _dtarg(dtype))
+    n = _count(x, axis, keepdims, where, "fnp.mean")
+    s = sum(_masked(x, where, 0, "mean"), axis, keepdims=keepdims)
+    return lax.div(s, scalar_like(n, s) if isinstance(n, int) else n)
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
-    """Variance over ``axis`` (``ddof`` delta degrees of freedom)."""
+    """Variance over ``axis`` (``ddof`` delta degrees of freedom).
+
+    >>> float(fnp.var(fnp.array([1.0, 2.0, 3.0]), ddof=1))
+    1.0
+    """
+    _no_out(out, "var")
     x = asarray(a, where="fnp.var")
-    x = _inexact(x) if dtype is None else lax.convert_element_type(x, dtype)
+    x = _inexact(x) if dtype is None else lax.convert_element_type(x, _dtarg(dtype))
     av = get_aval(x)
-    axes = _axes(axis, av.ndim, "fnp.var")
-    n = int(np.prod([av.shape[i] for i in axes], dtype=np.int64))
-    m = mean(x, axis, keepdims=True)
-    d = lax.sub(x, lax.broadcast_in_dim(m, av.shape, tuple(range(av.ndim))))
+    m = mean(x, axis, keepdims=True, where=where)
+    d = _masked(lax.sub(x, lax.broadcast_in_dim(m, av.shape, tuple(range(av.ndim)))), where, 0,
+                "var")
     s = sum(lax.mul(d, d), axis, keepdims=keepdims)
-    return lax.div(s, scalar_like(n - ddof, s))
+    n = _count(x, axis, keepdims, where, "fnp.var")
+    if isinstance(n, int):
+        return lax.div(s, scalar_like(builtins.max(n - ddof, 0), s))
+    return lax.div(s, lax.max(lax.sub(n, scalar_like(ddof, n)), scalar_like(0, n)))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
-    """Standard deviation over ``axis``."""
-    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims))
+    """Standard deviation over ``axis``.
+
+    >>> float(fnp.std(fnp.array([1.0, 3.0])))
+    1.0
+    """
+    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where))
 
 
 def _arg(name, lax_fn, a, axis, keepdims):
@@ -181,12 +289,20 @@ def _arg(name, lax_fn, a, axis, keepdims):
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
-    """Index of the first maximum (over the flattened array when ``axis`` is None)."""
+    """Index of the first maximum (over the flattened array when ``axis`` is None).
+
+    >>> int(fnp.argmax(fnp.array([1, 5, 2])))
+    1
+    """
     return _arg("argmax", lax.argmax, a, axis, keepdims)
 
 
 def argmin(a, axis=None, out=None, keepdims=False):
-    """Index of the first minimum."""
+    """Index of the first minimum.
+
+    >>> fnp.argmin(fnp.array([[3, 1], [0, 2]]), axis=1).tolist()
+    [1, 0]
+    """
     return _arg("argmin", lax.argmin, a, axis, keepdims)
 
 
@@ -198,7 +314,7 @@ def _cum(name, lax_fn, a, axis, dtype):
     av = get_aval(x)
     ax = _axes(axis, av.ndim, f"fnp.{name}")[0]
     if dtype is not None:
-        x = lax.convert_element_type(x, dtype)
+        x = lax.convert_element_type(x, _dtarg(dtype))
     else:
         dt = _sum_dtype(av.dtype)
         if dt != av.dtype:
@@ -207,25 +323,83 @@ def _cum(name, lax_fn, a, axis, dtype):
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
-    """Cumulative sum (over the flattened array when ``axis`` is None)."""
+    """Cumulative sum (over the flattened array when ``axis`` is None).
+
+    >>> fnp.cumsum(fnp.array([[1, 2], [3, 4]]), axis=0).tolist()
+    [[1, 2], [4, 6]]
+    """
     return _cum("cumsum", lax.cumsum, a, axis, dtype)
 
 
 def cumprod(a, axis=None, dtype=None, out=None):
-    """Cumulative product."""
+    """Cumulative product.
+
+    >>> fnp.cumprod(fnp.array([1, 2, 3])).tolist()
+    [1, 2, 6]
+    """
     return _cum("cumprod", lax.cumprod, a, axis, dtype)
 
 
-cumulative_sum = cumsum
+def _cumulative(name, fn, x, axis, dtype, include_initial, initial):
+    x = asarray(x, where=f"fnp.{name}")
+    av = get_aval(x)
+    if axis is None:
+        if av.ndim > 1:
+            raise ValueError(f"fnp.{name}: axis must be specified for arrays of rank > 1 "
+                             f"(got shape {av.shape})")
+        if av.ndim == 0:
+            x = lax.reshape(x, (1,))
+        axis = 0
+    r = fn(x, axis, dtype)
+    if include_initial:
+        ra = get_aval(r)
+        ax = _axes(axis, ra.ndim, f"fnp.{name}")[0]
+        shape = tuple(1 if i == ax else d for i, d in enumerate(ra.shape))
+        r = lax.concatenate([lax.full(shape, initial, ra.dtype), r], ax)
+    return r
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Cumulative sum (Array API); ``include_initial`` prepends zeros.
+
+    >>> fnp.cumulative_sum(fnp.array([1, 2, 3]), include_initial=True).tolist()
+    [0, 1, 3, 6]
+    """
+    return _cumulative("cumulative_sum", cumsum, x, axis, dtype, include_initial, 0)
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
-    """Weighted average over ``axis``."""
+    """Weighted average over ``axis``; 1-D ``weights`` may run along ``axis`` only.
+
+    >>> float(fnp.average(fnp.array([1.0, 3.0]), weights=fnp.array([3.0, 1.0])))
+    1.5
+    """
     if weights is None:
         r = mean(a, axis, keepdims=keepdims)
-        return r
+        if not returned:
+            return r
+        x = asarray(a)
+        av = get_aval(x)
+        n = int(np.prod([av.shape[i] for i in _axes(axis, av.ndim, "fnp.average")],
+                        dtype=np.int64))
+        return r, lax.full(get_aval(r).shape, n, get_aval(r).dtype)
     from ._promote import promote
-    x, w = promote("fnp.average", a, weights, to_inexact=True)
+    x = asarray(a, where="fnp.average")
+    w = asarray(weights, where="fnp.average")
+    xa, wa = get_aval(x), get_aval(w)
+    if xa.shape != wa.shape:
+        if axis is None:
+            raise TypeError(f"fnp.average: axis must be specified when shapes of a "
+                            f"{xa.shape} and weights {wa.shape} differ")
+        if wa.ndim != 1:
+            raise TypeError(f"fnp.average: 1-D weights expected when shapes of a {xa.shape} "
+                            f"and weights {wa.shape} differ")
+        ax = _axes(axis, xa.ndim, "fnp.average")
+        if len(ax) != 1 or wa.shape[0] != xa.shape[ax[0]]:
+            raise ValueError(f"fnp.average: length of weights {wa.shape} differs from that "
+                             f"of a {xa.shape} along axis {axis}")
+        w = lax.broadcast_in_dim(w, xa.shape, ax)
+    x, w = promote("fnp.average", x, w, to_inexact=True)
     num = sum(lax.mul(x, w), axis, keepdims=keepdims)
     den = sum(w, axis, keepdims=keepdims)
     r = lax.div(num, den)
@@ -233,10 +407,20 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 
 
 def count_nonzero(a, axis=None, keepdims=False):
+    """NumPy's ``count_nonzero``.
+
+    >>> int(fnp.count_nonzero(fnp.array([0, 1, 2])))
+    2
+    """
     x = asarray(a)
     return sum(lax.convert_element_type(_to_bool(x), dtypes.default_int_dtype()), axis,
                keepdims=keepdims)
 
 
 def ptp(a, axis=None, keepdims=False):
+    """NumPy's ``ptp``.
+
+    >>> int(fnp.ptp(fnp.array([4, 9, 1])))
+    8
+    """
     return lax.sub(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))

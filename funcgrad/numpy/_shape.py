@@ -17,14 +17,29 @@ def _ax(a, nd, where):
 
 
 def shape(a):
+    """NumPy's ``shape``.
+
+    >>> fnp.shape(fnp.ones((2, 3)))
+    (2, 3)
+    """
     return get_aval(asarray(a)).shape
 
 
 def ndim(a):
+    """NumPy's ``ndim``.
+
+    >>> fnp.ndim(fnp.ones((2, 3)))
+    2
+    """
     return get_aval(asarray(a)).ndim
 
 
 def size(a, axis=None):
+    """NumPy's ``size``.
+
+    >>> fnp.size(fnp.ones((2, 3)))
+    6
+    """
     s = get_aval(asarray(a)).shape
     return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
 
@@ -59,13 +74,21 @@ def reshape(a, shape=None, order="C", *, newshape=None):
 
 
 def ravel(a, order="C"):
-    """Flatten to 1-D."""
+    """Flatten to 1-D.
+
+    >>> fnp.ravel(fnp.array([[1, 2], [3, 4]])).tolist()
+    [1, 2, 3, 4]
+    """
     x = asarray(a, where="fnp.ravel")
     return lax.reshape(x, (get_aval(x).size,))
 
 
 def transpose(a, axes=None):
-    """Permute axes (reverse them by default)."""
+    """Permute axes (reverse them by default).
+
+    >>> fnp.transpose(fnp.ones((2, 3))).shape
+    (3, 2)
+    """
     x = asarray(a, where="fnp.transpose")
     nd = get_aval(x).ndim
     if axes is None:
@@ -77,16 +100,30 @@ def transpose(a, axes=None):
 
 
 def permute_dims(a, axes=None):
+    """NumPy's ``permute_dims``.
+
+    >>> fnp.permute_dims(fnp.ones((2, 3, 4)), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
     return transpose(a, axes)
 
 
 def matrix_transpose(x):
+    """NumPy's ``matrix_transpose``.
+
+    >>> fnp.matrix_transpose(fnp.ones((5, 2, 3))).shape
+    (5, 3, 2)
+    """
     nd = get_aval(asarray(x)).ndim
     return swapaxes(x, nd - 2, nd - 1)
 
 
 def moveaxis(a, source, destination):
-    """Move axes to new positions."""
+    """Move axes to new positions.
+
+    >>> fnp.moveaxis(fnp.ones((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    """
     x = asarray(a, where="fnp.moveaxis")
     nd = get_aval(x).ndim
     src = [source] if isinstance(source, int) else list(source)
@@ -102,7 +139,11 @@ def moveaxis(a, source, destination):
 
 
 def swapaxes(a, axis1, axis2):
-    """Exchange two axes."""
+    """Exchange two axes.
+
+    >>> fnp.swapaxes(fnp.ones((2, 3, 4)), 0, 2).shape
+    (4, 3, 2)
+    """
     x = asarray(a, where="fnp.swapaxes")
     nd = get_aval(x).ndim
     p = list(range(nd))
@@ -112,7 +153,11 @@ def swapaxes(a, axis1, axis2):
 
 
 def squeeze(a, axis=None):
-    """Remove size-1 axes."""
+    """Remove size-1 axes.
+
+    >>> fnp.squeeze(fnp.ones((1, 3, 1))).shape
+    (3,)
+    """
     x = asarray(a, where="fnp.squeeze")
     av = get_aval(x)
     if axis is None:
@@ -128,7 +173,11 @@ def squeeze(a, axis=None):
 
 
 def expand_dims(a, axis):
-    """Insert size-1 axes at ``axis`` (positions in the result)."""
+    """Insert size-1 axes at ``axis`` (positions in the result).
+
+    >>> fnp.expand_dims(fnp.ones(3), (0, -1)).shape
+    (1, 3, 1)
+    """
     x = asarray(a, where="fnp.expand_dims")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     nd = get_aval(x).ndim + len(axes)
@@ -136,7 +185,11 @@ def expand_dims(a, axis):
 
 
 def broadcast_to(array, shape):
-    """Broadcast to ``shape`` with NumPy's rules."""
+    """Broadcast to ``shape`` with NumPy's rules.
+
+    >>> fnp.broadcast_to(fnp.array([1, 2]), (2, 2)).tolist()
+    [[1, 2], [1, 2]]
+    """
     x = asarray(array, where="fnp.broadcast_to")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     av = get_aval(x)
@@ -148,19 +201,27 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    """NumPy's ``broadcast_arrays``.
+
+    >>> [a.shape for a in fnp.broadcast_arrays(fnp.ones(3), fnp.ones((2, 1)))]
+    [(2, 3), (2, 3)]
+    """
     xs = [asarray(a) for a in args]
     shape = broadcast_shapes(*[get_aval(x).shape for x in xs], where="fnp.broadcast_arrays")
     return [broadcast_to(x, shape) for x in xs]
 
 
 def concatenate(arrays, axis=0, dtype=None):
-    """Join arrays along an existing axis (``axis=None`` flattens first)."""
+    """Join arrays along an existing axis (``axis=None`` flattens first).
+
+    >>> fnp.concatenate([fnp.array([1]), fnp.array([2, 3])]).tolist()
+    [1, 2, 3]
+    """
     if not isinstance(arrays, (list, tuple)):
         arrays = list(arrays)
     if not arrays:
         raise ValueError("fnp.concatenate needs at least one array")
-    xs = promote("fnp.concatenate", *[asarray(a) for a in arrays]) if len(arrays) > 1 else \
-        [asarray(arrays[0])]
+    xs = _unbroadcast_promote(arrays, "fnp.concatenate")
     if axis is None:
         xs = [ravel(x) for x in xs]
         axis = 0
@@ -185,7 +246,11 @@ def _unbroadcast_promote(arrays, where):
 
 
 def stack(arrays, axis=0, dtype=None):
-    """Join arrays along a new axis."""
+    """Join arrays along a new axis.
+
+    >>> fnp.stack([fnp.ones(2), fnp.zeros(2)], axis=1).shape
+    (2, 2)
+    """
     arrays = list(arrays)
     if not arrays:
         raise ValueError("fnp.stack needs at least one array")
@@ -202,12 +267,22 @@ def stack(arrays, axis=0, dtype=None):
 
 
 def atleast_1d(*arys):
+    """NumPy's ``atleast_1d``.
+
+    >>> fnp.atleast_1d(1.0).shape
+    (1,)
+    """
     res = [asarray(a) for a in arys]
     res = [lax.reshape(x, (1,)) if get_aval(x).ndim == 0 else x for x in res]
     return res[0] if len(res) == 1 else res
 
 
 def atleast_2d(*arys):
+    """NumPy's ``atleast_2d``.
+
+    >>> fnp.atleast_2d(fnp.ones(3)).shape
+    (1, 3)
+    """
     res = []
     for a in arys:
         x = asarray(a)
@@ -221,6 +296,11 @@ def atleast_2d(*arys):
 
 
 def atleast_3d(*arys):
+    """NumPy's ``atleast_3d``.
+
+    >>> fnp.atleast_3d(fnp.ones(3)).shape
+    (1, 3, 1)
+    """
     res = []
     for a in arys:
         x = asarray(a)
@@ -236,14 +316,22 @@ def atleast_3d(*arys):
 
 
 def hstack(tup, dtype=None):
-    """Stack horizontally (along axis 1, or 0 for 1-D inputs)."""
+    """Stack horizontally (along axis 1, or 0 for 1-D inputs).
+
+    >>> fnp.hstack([fnp.array([1]), fnp.array([2, 3])]).tolist()
+    [1, 2, 3]
+    """
     xs = atleast_1d(*tup)
     xs = xs if isinstance(xs, list) else [xs]
     return concatenate(xs, 0 if get_aval(xs[0]).ndim == 1 else 1, dtype=dtype)
 
 
 def vstack(tup, dtype=None):
-    """Stack vertically (rows)."""
+    """Stack vertically (rows).
+
+    >>> fnp.vstack([fnp.array([1, 2]), fnp.array([3, 4])]).tolist()
+    [[1, 2], [3, 4]]
+    """
     xs = atleast_2d(*tup)
     xs = xs if isinstance(xs, list) else [xs]
     return concatenate(xs, 0, dtype=dtype)
@@ -253,12 +341,22 @@ row_stack = vstack
 
 
 def dstack(tup, dtype=None):
+    """NumPy's ``dstack``.
+
+    >>> fnp.dstack([fnp.ones(2), fnp.zeros(2)]).shape
+    (1, 2, 2)
+    """
     xs = atleast_3d(*tup)
     xs = xs if isinstance(xs, list) else [xs]
     return concatenate(xs, 2, dtype=dtype)
 
 
 def column_stack(tup):
+    """NumPy's ``column_stack``.
+
+    >>> fnp.column_stack([fnp.array([1, 2]), fnp.array([3, 4])]).tolist()
+    [[1, 3], [2, 4]]
+    """
     xs = []
     for a in tup:
         x = asarray(a)

@@ -18,24 +18,44 @@ def _unary(name, lax_fn, inexact=False, doc=None):
                                          if get_aval(x).weak_type or True else None)
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = doc or f"Elementwise ``{name}`` (NumPy semantics).\n\n>>> fnp.{name}(fnp.array([0.5, 1.0]))"
+    f.__doc__ = doc or (f"Elementwise ``{name}`` (NumPy semantics; integers are computed as "
+                        f"floats).\n\n>>> fnp.{name}(fnp.array([0.5, 0.75])).shape\n(2,)")
     return f
+
+
+def _keep_weak(r, *args):
+    """Where JAX's lattice gives a weak type (only weak operands, or e.g. an integer array
+    with a Python float) the result is weakly typed; Python scalars enter lax as strong
+    NumPy literals, so the flag is restored here."""
+    from ._promote import result_dtype
+    av = get_aval(r)
+    if av.weak_type or av.dtype == np.bool_:
+        return r
+    if result_dtype(*args)[1]:
+        return lax.convert_element_type(r, av.dtype, weak_type=True)
+    return r
 
 
 def _binary(name, lax_fn, inexact=False, doc=None):
     def f(x1, x2, /):
         a, b = promote(f"fnp.{name}", x1, x2, to_inexact=inexact)
-        return lax_fn(a, b)
+        return _keep_weak(lax_fn(a, b), x1, x2)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc or (f"Elementwise ``{name}`` with broadcasting and type promotion.\n\n"
-                        f">>> fnp.{name}(fnp.array([1.0, 2.0]), 3.0)")
+                        f">>> fnp.{name}(fnp.array([[1], [2]]), fnp.array([3, 4, 5])).shape\n"
+                        f"(2, 3)")
     return f
 
 
 # --- arithmetic
-add = _binary("add", lax.add)
+def _bool_or(fn, bool_fn):
+    # NumPy: add/multiply of booleans are logical or/and
+    return lambda a, b: bool_fn(a, b) if get_aval(a).dtype == np.bool_ else fn(a, b)
+
+
+add = _binary("add", _bool_or(lax.add, lax.bitwise_or))
 subtract = _binary("subtract", lax.sub)
-multiply = _binary("multiply", lax.mul)
+multiply = _binary("multiply", _bool_or(lax.mul, lax.bitwise_and))
 true_divide = _binary("true_divide", lax.div, inexact=True)
 divide = true_divide
 divide.__name__ = "divide"
@@ -63,7 +83,9 @@ def _bool_binary(name, lax_fn):
         a, b = promote(f"fnp.{name}", a, b)
         return lax_fn(a, b)
     f.__name__ = name
-    f.__doc__ = f"Elementwise logical ``{name}``."
+    f.__doc__ = (f"Elementwise logical ``{name}`` (nonzero is True).\n\n"
+                 f">>> fnp.{name}(fnp.array([True, False]), 1.0).tolist()\n"
+                 f"{[bool(getattr(np, name)(True, 1.0)), bool(getattr(np, name)(False, 1.0))]}")
     return f
 
 
@@ -73,7 +95,11 @@ logical_xor = _bool_binary("logical_xor", lax.bitwise_xor)
 
 
 def logical_not(x, /):
-    """Elementwise logical not."""
+    """Elementwise logical not.
+
+    >>> fnp.logical_not(fnp.array([0, 2])).tolist()
+    [True, False]
+    """
     x = asarray(x, where="fnp.logical_not")
     if get_aval(x).dtype != np.bool_:
         x = not_equal(x, 0)
@@ -81,7 +107,11 @@ def logical_not(x, /):
 
 
 def invert(x, /):
-    """Bitwise not (logical not for booleans)."""
+    """Bitwise not (logical not for booleans).
+
+    >>> fnp.invert(fnp.array([True, False])).tolist()
+    [False, True]
+    """
     return lax.bitwise_not(asarray(x, where="fnp.invert"))
 
 
@@ -89,7 +119,12 @@ bitwise_not = invert
 
 
 def floor_divide(x1, x2, /):
-    """``x1 // x2`` rounding toward minus infinity (NumPy semantics)."""
+    """``x1 // x2`` rounding toward minus infinity (NumPy semantics, also for floats:
+    ``1.0 // 0.1 == 9.0``).
+
+    >>> fnp.floor_divide(fnp.array([7, -7]), 2).tolist()
+    [3, -4]
+    """
     a, b = promote("fnp.floor_divide", x1, x2)
     if get_aval(a).dtype.kind in "iu":
         q = lax.div(a, b)
@@ -97,11 +132,28 @@ def floor_divide(x1, x2, /):
         zero = scalar_like(0, r)
         fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(b, zero)))
         return lax.select(fix, lax.sub(q, scalar_like(1, q)), q)
-    return lax.floor(lax.div(a, b))
+    if get_aval(a).dtype.kind == "b":
+        raise TypeError("fnp.floor_divide: not supported for booleans; use fnp.logical_and")
+    # NumPy's npy_divmod: exact quotient of (a - fmod(a, b)) / b, then rounded
+    from ._promote import broadcast_shapes, broadcast_to_shape
+    shape = broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    a, b = broadcast_to_shape(asarray(a), shape), broadcast_to_shape(asarray(b), shape)
+    zero, one = scalar_like(0, a), scalar_like(1, a)
+    mod = lax.rem(a, b)
+    div = lax.div(lax.sub(a, mod), b)
+    fix = lax.bitwise_and(lax.ne(mod, zero), lax.ne(lax.lt(b, zero), lax.lt(mod, zero)))
+    div = lax.select(fix, lax.sub(div, one), div)
+    fl = lax.floor(div)
+    fl = lax.select(lax.gt(lax.sub(div, fl), scalar_like(0.5, a)), lax.add(fl, one), fl)
+    return lax.select(lax.eq(b, zero), lax.div(a, b), fl)
 
 
 def remainder(x1, x2, /):
-    """``x1 % x2`` with the sign of ``x2`` (NumPy semantics)."""
+    """``x1 % x2`` with the sign of ``x2`` (NumPy semantics).
+
+    >>> fnp.remainder(fnp.array([7, -7]), 2).tolist()
+    [1, 1]
+    """
     a, b = promote("fnp.remainder", x1, x2)
     r = lax.rem(a, b)
     zero = scalar_like(0, r)
@@ -113,17 +165,27 @@ mod = remainder
 
 
 def fmod(x1, x2, /):
-    """C-style remainder (sign of ``x1``)."""
+    """C-style remainder (sign of ``x1``).
+
+    >>> fnp.fmod(fnp.array([7, -7]), 2).tolist()
+    [1, -1]
+    """
     a, b = promote("fnp.fmod", x1, x2)
     return lax.rem(a, b)
 
 
 def power(x1, x2, /):
-    """``x1 ** x2``; integer exponents given as Python ints use repeated multiplication."""
-    if isinstance(x2, int) and not isinstance(x2, bool):
+    """``x1 ** x2``; integer exponents given as Python ints use repeated multiplication.
+
+    >>> fnp.power(fnp.array([2, 3]), 2).tolist()
+    [4, 9]
+    """
+    if isinstance(x2, int) and not isinstance(x2, (bool, np.generic)):
         x = asarray(x1, where="fnp.power")
         if x2 >= 0 or get_aval(x).dtype.kind in "fc":
             return lax.integer_pow(x, x2)
+        raise ValueError(f"fnp.power: integers to negative integer powers are not allowed "
+                         f"({get_aval(x).dtype} ** {x2}); use a float base")
     a, b = promote("fnp.power", x1, x2)
     if get_aval(a).dtype.kind in "iu":
         return _int_power(a, b)
@@ -150,16 +212,29 @@ float_power = power
 
 
 def negative(x, /):
-    """``-x``."""
+    """``-x``.
+
+    >>> fnp.negative(fnp.array([1, -2])).tolist()
+    [-1, 2]
+    """
     return lax.neg(asarray(x, where="fnp.negative"))
 
 
 def positive(x, /):
+    """NumPy's ``positive``.
+
+    >>> fnp.positive(fnp.array([1, -2])).tolist()
+    [1, -2]
+    """
     return asarray(x, where="fnp.positive")
 
 
 def absolute(x, /):
-    """``|x|``."""
+    """``|x|``.
+
+    >>> fnp.abs(fnp.array([-1.5, 2.0])).tolist()
+    [1.5, 2.0]
+    """
     x = asarray(x, where="fnp.abs")
     if get_aval(x).dtype.kind in "ub":
         return x
@@ -170,18 +245,30 @@ abs = absolute
 
 
 def sign(x, /):
-    """-1, 0 or 1."""
+    """-1, 0 or 1.
+
+    >>> fnp.sign(fnp.array([-2.0, 0.0, 3.0])).tolist()
+    [-1.0, 0.0, 1.0]
+    """
     return lax.sign(asarray(x, where="fnp.sign"))
 
 
 def reciprocal(x, /):
-    """``1 / x``."""
+    """``1 / x``.
+
+    >>> fnp.reciprocal(fnp.array([2.0, 4.0])).tolist()
+    [0.5, 0.25]
+    """
     x = asarray(x, where="fnp.reciprocal")
     return lax.div(scalar_like(1, x), x)
 
 
 def square(x, /):
-    """``x * x``."""
+    """``x * x``.
+
+    >>> fnp.square(fnp.array([2, -3])).tolist()
+    [4, 9]
+    """
     x = asarray(x, where="fnp.square")
     return lax.mul(x, x)
 
@@ -212,19 +299,31 @@ arctanh = _float_unary("arctanh", lax.atanh)
 
 
 def log2(x, /):
-    """Base-2 logarithm."""
+    """Base-2 logarithm.
+
+    >>> fnp.log2(fnp.array([1.0, 8.0])).tolist()
+    [0.0, 3.0]
+    """
     x = log(x)
     return lax.div(x, scalar_like(np.log(2), x))
 
 
 def log10(x, /):
-    """Base-10 logarithm."""
+    """Base-10 logarithm.
+
+    >>> fnp.log10(fnp.array([1.0, 100.0])).tolist()
+    [0.0, 2.0]
+    """
     x = log(x)
     return lax.div(x, scalar_like(np.log(10), x))
 
 
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))`` computed stably."""
+    """``log(exp(x1) + exp(x2))`` computed stably.
+
+    >>> round(float(fnp.logaddexp(0.0, 0.0)), 4)
+    0.6931
+    """
     a, b = promote("fnp.logaddexp", x1, x2, to_inexact=True)
     m = lax.max(a, b)
     m = lax.stop_gradient(lax.select(lax.is_finite(m), m, lax.mul(m, scalar_like(0, m))))
@@ -232,21 +331,41 @@ def logaddexp(x1, x2, /):
 
 
 def hypot(x1, x2, /):
+    """NumPy's ``hypot``.
+
+    >>> fnp.hypot(3.0, fnp.array([4.0])).tolist()
+    [5.0]
+    """
     a, b = promote("fnp.hypot", x1, x2, to_inexact=True)
     return lax.sqrt(lax.add(lax.mul(a, a), lax.mul(b, b)))
 
 
 def floor(x, /):
+    """NumPy's ``floor``.
+
+    >>> fnp.floor(fnp.array([-1.5, 1.2])).tolist()
+    [-2.0, 1.0]
+    """
     x = asarray(x, where="fnp.floor")
     return x if get_aval(x).dtype.kind in "iub" else lax.floor(x)
 
 
 def ceil(x, /):
+    """NumPy's ``ceil``.
+
+    >>> fnp.ceil(fnp.array([-1.5, 1.2])).tolist()
+    [-1.0, 2.0]
+    """
     x = asarray(x, where="fnp.ceil")
     return x if get_aval(x).dtype.kind in "iub" else lax.ceil(x)
 
 
 def trunc(x, /):
+    """NumPy's ``trunc``.
+
+    >>> fnp.trunc(fnp.array([-1.5, 1.7])).tolist()
+    [-1.0, 1.0]
+    """
     x = asarray(x, where="fnp.trunc")
     if get_aval(x).dtype.kind in "iub":
         return x
@@ -257,15 +376,35 @@ fix = trunc
 
 
 def rint(x, /):
+    """Round to the nearest integer, halves to even (integers become floats, as NumPy).
+
+    >>> fnp.rint(fnp.array([0.5, 1.5])).tolist()
+    [0.0, 2.0]
+    """
     x = asarray(x, where="fnp.rint")
-    return x if get_aval(x).dtype.kind in "iub" else lax.round(x, 1)
+    if get_aval(x).dtype.kind in "iub":
+        return lax.convert_element_type(x, dtypes.default_float_dtype())
+    return lax.round(x, 1)
 
 
 def round(a, decimals=0, out=None):
-    """Round to ``decimals`` places, halves to even (NumPy semantics)."""
+    """Round to ``decimals`` places, halves to even (NumPy semantics).
+
+    >>> fnp.round(fnp.array([0.5, 1.5, 2.675]), 2).tolist()
+    [0.5, 1.5, 2.680000066757202]
+    """
     x = asarray(a, where="fnp.round")
     if get_aval(x).dtype.kind in "iub":
-        return x
+        if decimals >= 0 or get_aval(x).dtype.kind == "b":
+            return x
+        f = 10 ** (-int(decimals))
+        q = floor_divide(x, f)
+        r = lax.sub(x, lax.mul(q, scalar_like(f, q)))
+        half = scalar_like(f // 2, r)
+        odd = lax.ne(lax.rem(q, scalar_like(2, q)), scalar_like(0, q))
+        up = lax.bitwise_or(lax.gt(r, half), lax.bitwise_and(lax.eq(r, half), odd))
+        q = lax.select(up, lax.add(q, scalar_like(1, q)), q)
+        return lax.mul(q, scalar_like(f, q))
     if decimals == 0:
         return lax.round(x, 1)
     f = scalar_like(10.0 ** decimals, x)
@@ -276,6 +415,11 @@ around = round
 
 
 def isfinite(x, /):
+    """NumPy's ``isfinite``.
+
+    >>> fnp.isfinite(fnp.array([1.0, fnp.inf, fnp.nan])).tolist()
+    [True, False, False]
+    """
     x = asarray(x, where="fnp.isfinite")
     if get_aval(x).dtype.kind not in "fc":
         return lax.full(get_aval(x).shape, True, np.bool_)
@@ -283,6 +427,11 @@ def isfinite(x, /):
 
 
 def isnan(x, /):
+    """NumPy's ``isnan``.
+
+    >>> fnp.isnan(fnp.array([1.0, fnp.nan])).tolist()
+    [False, True]
+    """
     x = asarray(x, where="fnp.isnan")
     if get_aval(x).dtype.kind not in "fc":
         return lax.full(get_aval(x).shape, False, np.bool_)
@@ -290,6 +439,11 @@ def isnan(x, /):
 
 
 def isinf(x, /):
+    """NumPy's ``isinf``.
+
+    >>> fnp.isinf(fnp.array([1.0, -fnp.inf, fnp.nan])).tolist()
+    [False, True, False]
+    """
     x = asarray(x, where="fnp.isinf")
     if get_aval(x).dtype.kind not in "fc":
         return lax.full(get_aval(x).shape, False, np.bool_)
@@ -297,16 +451,45 @@ def isinf(x, /):
 
 
 def signbit(x, /):
+    """True where the sign bit is set (``-0.0`` included).
+
+    >>> fnp.signbit(fnp.array([-0.0, 0.0, -1.0])).tolist()
+    [True, False, True]
+    """
     x = asarray(x, where="fnp.signbit")
-    return lax.lt(x, scalar_like(0, x))
+    neg = lax.lt(x, scalar_like(0, x))
+    if get_aval(x).dtype.kind != "f":
+        return neg
+    zero = lax.eq(x, scalar_like(0, x))
+    one = lax.add(lax.mul(x, scalar_like(0, x)), scalar_like(1, x))
+    safe = lax.select(zero, x, one)
+    # atan2(0, -0.0) = pi, atan2(0, +0.0) = 0: detects the sign of zero without infinities
+    negzero = lax.gt(lax.atan2(lax.abs(lax.mul(safe, scalar_like(0, x))), safe),
+                     scalar_like(0, x))
+    return lax.bitwise_or(neg, lax.bitwise_and(zero, negzero))
 
 
 def copysign(x1, x2, /):
+    """``|x1|`` with the sign of ``x2``.
+
+    >>> fnp.copysign(fnp.array([1.0, 2.0]), -1.0).tolist()
+    [-1.0, -2.0]
+    """
     a, b = promote("fnp.copysign", x1, x2, to_inexact=True)
-    return lax.select(signbit(b), lax.neg(lax.abs(a)), lax.abs(a))
+    a, b = asarray(a), asarray(b)
+    from ._promote import broadcast_shapes, broadcast_to_shape
+    shape = broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
+    neg = broadcast_to_shape(signbit(b), shape)
+    mag = broadcast_to_shape(lax.abs(a), shape)
+    return lax.select(neg, lax.neg(mag), mag)
 
 
 def deg2rad(x, /):
+    """NumPy's ``deg2rad``.
+
+    >>> fnp.deg2rad(fnp.array([180.0])).tolist()
+    [3.1415927410125732]
+    """
     x = asarray(x, dtype=None)
     x = x if get_aval(x).dtype.kind in "fc" else lax.convert_element_type(
         x, dtypes.default_float_dtype())
@@ -314,6 +497,11 @@ def deg2rad(x, /):
 
 
 def rad2deg(x, /):
+    """NumPy's ``rad2deg``.
+
+    >>> fnp.rad2deg(fnp.array([0.0, 1.0])).round(3).tolist()
+    [0.0, 57.29600143432617]
+    """
     x = asarray(x)
     x = x if get_aval(x).dtype.kind in "fc" else lax.convert_element_type(
         x, dtypes.default_float_dtype())
@@ -324,6 +512,11 @@ radians, degrees = deg2rad, rad2deg
 
 
 def sinc(x, /):
+    """NumPy's ``sinc``.
+
+    >>> fnp.sinc(fnp.array([0.0, 1.0])).round(6).tolist()
+    [1.0, -0.0]
+    """
     x = asarray(x)
     x = x if get_aval(x).dtype.kind in "fc" else lax.convert_element_type(
         x, dtypes.default_float_dtype())
@@ -335,7 +528,11 @@ def sinc(x, /):
 
 def where(condition, x=None, y=None, /):
     """``x`` where ``condition`` else ``y`` (with broadcasting).  The one-argument form
-    (``nonzero``) needs a concrete condition."""
+    (``nonzero``) needs a concrete condition.
+
+    >>> fnp.where(fnp.array([True, False]), 1.0, fnp.array([5.0, 6.0])).tolist()
+    [1.0, 6.0]
+    """
     if x is None and y is None:
         from ._indexing import nonzero
         return nonzero(condition)
@@ -353,7 +550,11 @@ def where(condition, x=None, y=None, /):
 
 
 def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
-    """Clip values to ``[a_min, a_max]`` (either may be None)."""
+    """Clip values to ``[a_min, a_max]`` (either may be None).
+
+    >>> fnp.clip(fnp.array([-2, 0, 5]), -1, 3).tolist()
+    [-1, 0, 3]
+    """
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     x = asarray(a, where="fnp.clip")
@@ -365,6 +566,11 @@ def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
 
 
 def heaviside(x1, x2, /):
+    """NumPy's ``heaviside``.
+
+    >>> fnp.heaviside(fnp.array([-1.0, 0.0, 2.0]), 0.5).tolist()
+    [-0.0, 0.5, 1.0]
+    """
     a, b = promote("fnp.heaviside", x1, x2, to_inexact=True)
     zero = scalar_like(0, a)
     return lax.select(lax.lt(a, zero), lax.mul(a, zero), lax.select(
@@ -388,3 +594,18 @@ def _fast_binary(np_fn, slow):
                 return Array(np_fn(va, vb))
         return slow(a, b)
     return op
+
+
+def _weak_wrap(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(x1, x2, /):
+        return _keep_weak(fn(x1, x2), x1, x2)
+    return wrapped
+
+
+floor_divide = _weak_wrap(floor_divide)
+remainder = mod = _weak_wrap(remainder)
+fmod = _weak_wrap(fmod)
+power = _weak_wrap(power)
