@@ -29,7 +29,7 @@ def sgd_step(params, x, y, lr):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
@@ -48,7 +48,8 @@ def main(argv=None):
             print(f"epoch {epoch:4d}  cost = {c:.5f}  W = {float(params[0]):.4f}  "
                   f"b = {float(params[1]):.4f}  ({time.perf_counter() - t0:.2f}s)")
     w_ls, b_ls = np.polyfit(X, Y, 1)
-    print(f"least squares: W = {w_ls:.4f}  b = {b_ls:.4f}")
+    c_ls = float(np.mean((w_ls * X + b_ls - Y) ** 2) / 2)
+    print(f"least squares: cost = {c_ls:.5f}  W = {w_ls:.4f}  b = {b_ls:.4f}")
     return params
 
 

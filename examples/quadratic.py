@@ -13,10 +13,12 @@ def f(x):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=50, help="gradient steps")
     p.add_argument("--lr", type=float, default=0.1, help="learning rate")
     p.add_argument("--x0", type=float, default=0.0, help="starting point")
+    p.add_argument("--seed", type=int, default=0,
+                   help="accepted for uniformity with the other examples (nothing is random)")
     p.add_argument("--quick", action="store_true", help="a few steps only (used by tests)")
     args = p.parse_args(argv)
     steps = 5 if args.quick else args.steps
