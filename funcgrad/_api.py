@@ -695,7 +695,7 @@ class JitWrapped:
             statics, dyn, skw, dkw = (), args, (), kwargs
         flat, in_tree = pytree.tree_flatten((dyn, dkw))
         key = (in_tree, tuple(_leaf_key(x) for x in flat), statics, skw,
-               config.enable_x64, config.debug_nans, config.debug_infs)
+               config.enable_x64, config.debug_nans, config.debug_infs, config.default_backend)
         try:
             entry = self._cache.get(key)
         except TypeError:

@@ -54,6 +54,8 @@ def _is_literal_const(val):
         return True
     if isinstance(val, np.ndarray) and val.ndim == 0:
         return True
+    if type(val) is Array and val.ndim == 0 and type(val._value) is np.ndarray:
+        return True
     return False
 
 
@@ -77,7 +79,8 @@ class JaxprTrace(Trace):
             return t
         aval = aval_of(val)
         if _is_literal_const(val):
-            lit = Literal(np.asarray(val, aval.dtype)[()] if not isinstance(val, bool) else val,
+            raw = val._value if type(val) is Array else val
+            lit = Literal(np.asarray(raw, aval.dtype)[()] if not isinstance(val, bool) else val,
                           aval)
             t = b.new_tracer(self, aval, lit)
         else:

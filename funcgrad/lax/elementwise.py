@@ -693,4 +693,52 @@ def convert_element_type(x, new_dtype, weak_type=False):
     return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 
+# ----------------------------------------------------------------------------- docstrings
+
+_UNARY_DOCS = {
+    "neg": "``-x``", "sign": "the sign of ``x`` (-1, 0 or 1)", "floor": "rounding down",
+    "ceil": "rounding up", "is_finite": "whether ``x`` is finite", "exp": "``e ** x``",
+    "exp2": "``2 ** x``", "log": "the natural logarithm", "log1p": "``log(1 + x)``, accurate "
+    "near 0", "expm1": "``exp(x) - 1``, accurate near 0", "tanh": "the hyperbolic tangent",
+    "logistic": "the logistic sigmoid ``1 / (1 + exp(-x))``", "sin": "the sine",
+    "cos": "the cosine", "tan": "the tangent", "asin": "the arcsine", "acos": "the arccosine",
+    "atan": "the arctangent", "sinh": "the hyperbolic sine", "cosh": "the hyperbolic cosine",
+    "asinh": "the inverse hyperbolic sine", "acosh": "the inverse hyperbolic cosine",
+    "atanh": "the inverse hyperbolic tangent", "sqrt": "the square root",
+    "rsqrt": "``1 / sqrt(x)``", "cbrt": "the cube root", "abs": "``|x|`` (derivative 0 at 0)",
+    "erf": "the error function", "erfc": "``1 - erf(x)``", "erf_inv": "the inverse of erf",
+    "lgamma": "``log |Gamma(x)|``", "digamma": "the derivative of lgamma",
+    "bitwise_not": "bitwise (or logical) not", "square": "``x * x``",
+}
+_BINARY_DOCS = {
+    "add": "``x + y``", "sub": "``x - y``", "mul": "``x * y``",
+    "div": "``x / y`` (integers: rounding toward zero)", "rem": "the remainder of ``x / y`` with "
+    "the sign of ``x`` (C's fmod)", "pow": "``x ** y``", "max": "the elementwise maximum (a tie "
+    "splits the derivative evenly)", "min": "the elementwise minimum (ties split evenly)",
+    "atan2": "the arctangent of ``x / y`` in the right quadrant",
+    "nextafter": "the next float after ``x`` towards ``y``", "bitwise_and": "``x & y``",
+    "bitwise_or": "``x | y``", "bitwise_xor": "``x ^ y``", "eq": "``x == y``",
+    "ne": "``x != y``", "lt": "``x < y``", "le": "``x <= y``", "gt": "``x > y``",
+    "ge": "``x >= y``",
+}
+_INT_OPS = {"bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor"}
+
+
+def _set_docs():
+    g = globals()
+    for name, what in _UNARY_DOCS.items():
+        arg = "np.array([3, 5], np.int32)" if name in _INT_OPS else "np.array([0.5, 0.75], np.float32)"
+        g[name].__doc__ = (f"Elementwise {what}: a lax primitive (no implicit promotion).\n\n"
+                           f">>> lax.{name}({arg})")
+    for name, what in _BINARY_DOCS.items():
+        args = ("np.array([3, 5], np.int32), np.array([6, 4], np.int32)" if name in _INT_OPS
+                else "np.array([0.5, 2.0], np.float32), np.array([1.5, 2.0], np.float32)")
+        g[name].__doc__ = (f"Elementwise {what}.  Operands need equal shapes (or be scalars) and "
+                           f"equal dtypes; ``funcgrad.numpy`` broadcasts and promotes.\n\n"
+                           f">>> lax.{name}({args})")
+
+
+_set_docs()
+
+
 __all__ = ["neg", "sign", "floor", "ceil", "round", "is_finite", "exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "erf", "erfc", "erf_inv", "lgamma", "digamma", "bitwise_not", "square", "polygamma", "integer_pow", "add", "sub", "mul", "div", "rem", "pow", "max", "min", "atan2", "nextafter", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne", "lt", "le", "gt", "ge", "select_n", "select", "clamp", "convert_element_type"]

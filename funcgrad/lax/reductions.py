@@ -197,26 +197,46 @@ def reduce_sum(x, axes=None):
 
 
 def reduce_prod(x, axes=None):
+    """Product over ``axes`` (all axes when None).
+
+    >>> lax.reduce_prod(np.ones((2, 3), np.float32), (1,))
+    """
     axes = _norm_axes(x, axes)
     return reduce_prod_p.bind(x, axes=axes) if axes else x
 
 
 def reduce_max(x, axes=None):
+    """Maximum (ties share the derivative evenly) over ``axes`` (all axes when None).
+
+    >>> lax.reduce_max(np.ones((2, 3), np.float32), (1,))
+    """
     axes = _norm_axes(x, axes)
     return reduce_max_p.bind(x, axes=axes) if axes else x
 
 
 def reduce_min(x, axes=None):
+    """Minimum (ties share the derivative evenly) over ``axes`` (all axes when None).
+
+    >>> lax.reduce_min(np.ones((2, 3), np.float32), (1,))
+    """
     axes = _norm_axes(x, axes)
     return reduce_min_p.bind(x, axes=axes) if axes else x
 
 
 def reduce_and(x, axes=None):
+    """Logical and over ``axes`` (all axes when None).
+
+    >>> lax.reduce_and(np.array([[True, False], [True, True]]), (1,))
+    """
     axes = _norm_axes(x, axes)
     return reduce_and_p.bind(x, axes=axes) if axes else x
 
 
 def reduce_or(x, axes=None):
+    """Logical or over ``axes`` (all axes when None).
+
+    >>> lax.reduce_or(np.array([[True, False], [True, True]]), (1,))
+    """
     axes = _norm_axes(x, axes)
     return reduce_or_p.bind(x, axes=axes) if axes else x
 

@@ -249,6 +249,11 @@ def transpose(x, permutation):
 
 
 def moveaxis(x, src, dst):
+    """Move axis ``src`` of ``x`` to position ``dst``.
+
+    >>> lax.moveaxis(np.ones((2, 3, 4), np.float32), 0, -1).shape
+    (3, 4, 2)
+    """
     nd = get_aval(x).ndim
     src, dst = src % nd, dst % nd
     if src == dst:
@@ -679,6 +684,10 @@ def slice(x, start_indices, limit_indices, strides=None):
 
 
 def slice_in_dim(x, start, limit, stride=1, axis=0):
+    """``x[start:limit:stride]`` along ``axis`` (static bounds).
+
+    >>> lax.slice_in_dim(np.arange(6.0), 1, 5, 2)
+    """
     aval = get_aval(x)
     axis = canonicalize_axis(axis, aval.ndim)
     st = [0] * aval.ndim
@@ -689,6 +698,10 @@ def slice_in_dim(x, start, limit, stride=1, axis=0):
 
 
 def index_in_dim(x, index, axis=0, keepdims=True):
+    """Element ``index`` along ``axis`` (static), keeping the axis unless ``keepdims=False``.
+
+    >>> lax.index_in_dim(np.arange(6.0).reshape(2, 3), 1, axis=1, keepdims=False)
+    """
     r = slice_in_dim(x, index, index + 1, 1, axis)
     return r if keepdims else squeeze(r, (axis,))
 
@@ -704,6 +717,10 @@ copy_p.test_spec = {"nargs": 1, "kinds": "any"}
 
 
 def copy(x):
+    """A copy of ``x`` (a distinct buffer; values unchanged).
+
+    >>> lax.copy(np.ones(2, np.float32))
+    """
     return copy_p.bind(x)
 
 
@@ -745,6 +762,10 @@ def iota(dtype, size):
 
 
 def broadcasted_iota(dtype, shape, dimension):
+    """An array of ``shape`` whose values count along ``dimension``.
+
+    >>> lax.broadcasted_iota(np.int32, (2, 3), 1)
+    """
     shape = _shape_tuple(shape, "broadcasted_iota")
     return iota_p.bind(dtype=dtypes.check_supported(dtype, "iota"), shape=shape,
                        dimension=canonicalize_axis(dimension, len(shape)))

@@ -7,8 +7,8 @@ Array(14., dtype=float32)
 import numpy as _np
 
 from ..core.array import Array as ndarray  # noqa: F401
-from ..core.dtypes import (bool_, complex64, complex128, float16, float32, float64,  # noqa: F401
-                           int8, int16, int32, int64, uint8, uint16, uint32, uint64)
+from ._scalar_types import (bool_, complex64, complex128, float16, float32,  # noqa: F401
+                            float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64)
 from . import _array_methods  # noqa: F401  (installs operators)
 from ._creation import *  # noqa: F401,F403
 from ._creation import (arange, array, asarray, empty, empty_like, eye, full,  # noqa: F401

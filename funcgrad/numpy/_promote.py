@@ -146,6 +146,14 @@ def broadcast_to_shape(x, shape):
     return lax.broadcast_in_dim(x, shape, dims)
 
 
+def _scalar_operand(v, dt, weak):
+    """A Python scalar as an operand of dtype ``dt``: a NumPy scalar, or a weakly typed 0-d
+    Array when the result is weak (so ``weak_array * 2`` stays weak, as in JAX)."""
+    if weak:
+        return Array(np.asarray(v, dt), weak_type=True)
+    return np.asarray(v, dt)[()]
+
+
 def _promote_fast(a, b, to_inexact):
     """The common cases (equal-typed arrays; array with a Python scalar) without the lattice."""
     ta, tb = type(a), type(b)
@@ -159,7 +167,7 @@ def _promote_fast(a, b, to_inexact):
             return None
         if (tb is float and va.dtype.kind in "fc") or (tb is int and va.dtype.kind in "iufc" and (
                 not to_inexact or va.dtype.kind in "fc")):
-            return [a, np.asarray(b, va.dtype)[()]]
+            return [a, _scalar_operand(b, va.dtype, a._weak)]
         return None
     if tb is Array or isinstance(b, Tracer):
         if ta is float or ta is int:
@@ -178,7 +186,7 @@ def _promote_fast(a, b, to_inexact):
         k = aa.dtype.kind
         if (tb is float and k in "fc") or (tb is int and k in "iufc" and (
                 not to_inexact or k in "fc")):
-            return [a, np.asarray(b, aa.dtype)[()]]
+            return [a, _scalar_operand(b, aa.dtype, aa.weak_type)]
     return None
 
 
@@ -198,7 +206,7 @@ def promote(name, *args, to_inexact=False):
     shapes = []
     for a in args:
         if is_python_scalar(a):
-            out.append(np.asarray(a, dt)[()])
+            out.append(_scalar_operand(a, dt, weak))
             shapes.append(())
             continue
         if not isinstance(a, (Array, Tracer)):

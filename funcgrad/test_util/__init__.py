@@ -490,3 +490,11 @@ def _np_dtype(x):
     if dt is not None:
         return np.dtype(dt)
     return _np(x).dtype
+
+
+def __getattr__(name):
+    # ``funcgrad.test_util.strategies`` without importing hypothesis at funcgrad import time
+    if name == "strategies":
+        import importlib
+        return importlib.import_module(".strategies", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
