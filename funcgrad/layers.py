@@ -38,7 +38,17 @@ from .nn import initializers as init
 
 
 def _layer(name, init_fun, apply_fun, init_state=None, children=None):
-    """Attach metadata used by ``summary`` and ``init_state`` and return the pair."""
+    """Attach metadata used by ``summary`` and ``init_state`` and return the pair.
+
+    Functions shared between layers (``_identity_init`` serves every activation layer,
+    ``Identity`` and ``Dropout``) are wrapped first, so that one layer's metadata never
+    overwrites another's."""
+    if hasattr(init_fun, "layer_name"):
+        init_fun = functools.wraps(init_fun)(lambda rng, input_shape, _f=init_fun:
+                                             _f(rng, input_shape))
+    if hasattr(apply_fun, "layer_name"):
+        apply_fun = functools.wraps(apply_fun)(lambda params, inputs, _f=apply_fun, **kw:
+                                               _f(params, inputs, **kw))
     init_fun.layer_name = name
     init_fun.init_state = init_state
     init_fun.children = children
@@ -71,6 +81,10 @@ def _split(rng, n):
 
 
 def _shape_str(s):
+    if isinstance(s, list):
+        return "[" + ", ".join(_shape_str(t) for t in s) + "]"
+    if isinstance(s, tuple) and any(isinstance(d, (tuple, list)) for d in s):
+        return "(" + ", ".join(_shape_str(t) for t in s) + ")"
     return "(" + ", ".join("None" if d == -1 else str(d) for d in s) + ")"
 
 
@@ -114,8 +128,10 @@ def Dense(out_dim, W_init=None, b_init=None):
 def _conv_general(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
                   W_init=None, b_init=None, name="Conv"):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides) if strides is not None else one
+    nsp = len(lhs_spec) - 2
+    filter_shape = _ntuple(filter_shape, nsp, name, "filter_shape")
+    one = (1,) * nsp
+    strides = _ntuple(strides, nsp, name, "strides") if strides is not None else one
     W_init = W_init or init.glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
     b_init = b_init or init.normal(1e-6)
 
@@ -133,11 +149,22 @@ def _conv_general(dimension_numbers, out_chan, filter_shape, strides=None, paddi
 
     def apply_fun(params, inputs, **kwargs):
         W, b = params
-        y = lax.conv_general_dilated(fnp.asarray(inputs), W, strides, padding, one, one,
-                                     dimension_numbers)
+        x = fnp.asarray(inputs)
+        _check_rank(name, x.shape, len(lhs_spec))
+        y = lax.conv_general_dilated(x, W, strides, padding, one, one, dimension_numbers)
         return y + b
 
     return _layer(f"{name}({out_chan}, {tuple(filter_shape)})", init_fun, apply_fun)
+
+
+def _ntuple(v, n, name, what):
+    """``v`` as an ``n``-tuple of ints (an int is repeated)."""
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(d) for d in v)
+    if len(v) != n:
+        raise ValueError(f"{name}: {what} needs {n} entries, got {v}")
+    return v
 
 
 def _conv_out_shape(input_shape, kernel_shape, strides, padding, dn):
@@ -171,20 +198,18 @@ def Conv(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_i
 
 def Conv1D(out_chan, filter_shape, strides=None, padding="VALID", W_init=None, b_init=None):
     """1-D convolution on NWC inputs with a WIO kernel."""
-    if isinstance(filter_shape, int):
-        filter_shape = (filter_shape,)
-    if isinstance(strides, int):
-        strides = (strides,)
     return _conv_general(("NWC", "WIO", "NWC"), out_chan, filter_shape, strides, padding,
                          W_init, b_init, "Conv1D")
 
 
 def ConvTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=None,
                   b_init=None):
-    """Transposed 2-D convolution (NHWC, HWIO), the gradient of a strided ``Conv``."""
+    """Transposed 2-D convolution (NHWC, HWIO) as stax's: ``lax.conv_transpose`` with
+    ``transpose_kernel=False``; output shapes are those of the gradient of a strided
+    ``Conv`` (``SAME``: ``in * stride``)."""
     dn = ("NHWC", "HWIO", "NHWC")
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides) if strides is not None else one
+    filter_shape = _ntuple(filter_shape, 2, "ConvTranspose", "filter_shape")
+    strides = _ntuple(strides, 2, "ConvTranspose", "strides") if strides is not None else (1, 1)
     W_init = W_init or init.glorot_normal(2, 3)
     b_init = b_init or init.normal(1e-6)
 
@@ -205,8 +230,9 @@ def ConvTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=
 
     def apply_fun(params, inputs, **kwargs):
         W, b = params
-        return lax.conv_transpose(fnp.asarray(inputs), W, strides, padding,
-                                  dimension_numbers=dn) + b
+        x = fnp.asarray(inputs)
+        _check_rank("ConvTranspose", x.shape, 4)
+        return lax.conv_transpose(x, W, strides, padding, dimension_numbers=dn) + b
 
     return _layer(f"ConvTranspose({out_chan}, {tuple(filter_shape)})", init_fun, apply_fun)
 
@@ -214,56 +240,90 @@ def ConvTranspose(out_chan, filter_shape, strides=None, padding="VALID", W_init=
 # ----------------------------------------------------------------------------- pooling
 
 def _pool(name, reducer, window_shape, strides, padding, spec, average=False):
-    strides = tuple(strides) if strides is not None else tuple(window_shape)
+    window_shape = tuple(window_shape)
+    nsp = len(window_shape)
+    strides = tuple(strides) if strides is not None else window_shape
+    if len(strides) != nsp:
+        raise ValueError(f"{name}: strides {strides} and window {window_shape} need the same "
+                         f"length")
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(f"{name}: padding must be 'SAME', 'VALID' or (lo, hi) pairs for "
+                             f"each spatial dim, got {padding!r}")
+        padding = padding.upper()
+    else:
+        padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+        if len(padding) != nsp:
+            raise ValueError(f"{name}: explicit padding needs one (lo, hi) pair per spatial "
+                             f"dim ({nsp}), got {padding}")
+
+    def check_rank(shape):
+        if len(shape) != nsp + 2:
+            raise TypeError(f"{name}: window {window_shape} needs inputs of rank {nsp + 2} "
+                            f"(batch, {nsp} spatial dims, channels), got shape "
+                            f"{_shape_str(tuple(shape))}")
 
     def dims(ndim):
+        """Full-rank window, strides and padding (the 'SAME'/'VALID' string as is)."""
         if spec is None:
             non_spatial = (0, ndim - 1)
         else:
             non_spatial = (spec.index("N"), spec.index("C"))
-        w = [1] * ndim
-        s = [1] * ndim
-        it_w, it_s = iter(window_shape), iter(strides)
-        for i in range(ndim):
-            if i not in non_spatial:
-                w[i] = next(it_w)
-                s[i] = next(it_s)
-        return tuple(w), tuple(s)
+        w, st, pad = [1] * ndim, [1] * ndim, [(0, 0)] * ndim
+        spatial = [i for i in range(ndim) if i not in non_spatial]
+        for j, i in enumerate(spatial):
+            w[i], st[i] = window_shape[j], strides[j]
+            if not isinstance(padding, str):
+                pad[i] = padding[j]
+        return tuple(w), tuple(st), (padding if isinstance(padding, str) else tuple(pad))
 
     def init_fun(rng, input_shape):
-        w, s = dims(len(input_shape))
-        if len(window_shape) != len(input_shape) - 2:
-            raise TypeError(f"{name}: window {window_shape} needs inputs with "
-                            f"{len(window_shape)} spatial dims, got shape "
-                            f"{_shape_str(input_shape)}")
+        check_rank(input_shape)
+        w, s, pad = dims(len(input_shape))
         out = []
-        for n, k, st in zip(input_shape, w, s):
+        for i, (n, k, st) in enumerate(zip(input_shape, w, s)):
             if n == -1 or (k == 1 and st == 1):
                 out.append(n)
-            elif isinstance(padding, str) and padding.upper() == "SAME":
+            elif pad == "SAME":
                 out.append(-(-n // st))
-            else:
+            elif pad == "VALID":
                 out.append((n - k) // st + 1)
+            else:
+                out.append((n + pad[i][0] + pad[i][1] - k) // st + 1)
         return tuple(out), ()
 
     def apply_fun(params, inputs, **kwargs):
         x = fnp.asarray(inputs)
-        w, s = dims(x.ndim)
+        check_rank(x.shape)
+        w, s, pad = dims(x.ndim)
         if reducer == "max":
             init_v = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-            return lax.reduce_window(x, np.asarray(init_v, x.dtype)[()], lax.max, w, s, padding)
-        out = lax.reduce_window(x, np.asarray(0, x.dtype)[()], lax.add, w, s, padding)
+            return lax.reduce_window(x, np.asarray(init_v, x.dtype)[()], lax.max, w, s, pad)
+        out = lax.reduce_window(x, np.asarray(0, x.dtype)[()], lax.add, w, s, pad)
         if not average:
             return out
-        if isinstance(padding, str) and padding.upper() == "VALID":
-            return out / float(np.prod(w))
-        # SAME: divide by the number of real (non-padding) elements in each window
-        ones_shape = tuple(1 if k == 1 and st == 1 else n for n, k, st in zip(x.shape, w, s))
-        counts = lax.reduce_window(fnp.ones(ones_shape, x.dtype), np.asarray(0, x.dtype)[()],
-                                   lax.add, w, s, padding)
-        return out / counts
+        if pad == "VALID":
+            return out / np.asarray(np.prod(w), x.dtype)[()]
+        # SAME or explicit padding: divide by the number of real (non-padding) elements in
+        # each window.  Shapes are static, so the counts are a NumPy constant.
+        return out / _window_counts(x.shape, w, s, pad, out.shape, x.dtype)
 
-    return _layer(f"{name}({tuple(window_shape)})", init_fun, apply_fun)
+    return _layer(f"{name}({window_shape})", init_fun, apply_fun)
+
+
+def _window_counts(in_shape, window, strides, padding, out_shape, dtype):
+    """Number of in-bounds elements of every pooling window (1 along unpooled dims)."""
+    if isinstance(padding, str):
+        padding = lax.padtype_to_pads(in_shape, window, strides, padding)
+    counts = np.ones((), dtype)
+    for i, (n, k, st, (lo, _), m) in enumerate(zip(in_shape, window, strides, padding,
+                                                     out_shape)):
+        start = np.arange(m) * st - lo
+        c = (np.minimum(start + k, n) - np.maximum(start, 0)).astype(dtype)
+        shape = [1] * len(in_shape)
+        shape[i] = m
+        counts = counts * c.reshape(shape)
+    return counts
 
 
 def MaxPool(window_shape, strides=None, padding="VALID", spec=None):
@@ -292,6 +352,7 @@ def _flatten_apply(params, inputs, **kwargs):
     return fnp.reshape(x, (x.shape[0], -1))
 
 
+#: Flatten every example to a vector: ``(batch, ...) -> (batch, prod(...))``.
 Flatten = _layer("Flatten", _flatten_init, _flatten_apply)
 
 
@@ -319,6 +380,7 @@ def _identity_init(rng, input_shape):
     return input_shape, ()
 
 
+#: The identity layer (no parameters): passes its input through unchanged.
 Identity = _layer("Identity", _identity_init, lambda params, inputs, **kw: inputs)
 
 
@@ -328,15 +390,25 @@ def elementwise(fun, name=None, **fun_kwargs):
                   lambda params, inputs, **kw: fun(inputs, **fun_kwargs))
 
 
+#: ``max(x, 0)`` elementwise (``nn.relu``).
 Relu = elementwise(nn.relu, "Relu")
+#: ``tanh(x)`` elementwise.
 Tanh = elementwise(fnp.tanh, "Tanh")
+#: The logistic sigmoid ``1 / (1 + exp(-x))`` elementwise (``nn.sigmoid``).
 Sigmoid = elementwise(nn.sigmoid, "Sigmoid")
+#: Softmax over the last axis (``nn.softmax``).
 Softmax = elementwise(nn.softmax, "Softmax", axis=-1)
+#: Log-softmax over the last axis (``nn.log_softmax``).
 LogSoftmax = elementwise(nn.log_softmax, "LogSoftmax", axis=-1)
+#: GELU elementwise, tanh approximation as JAX (``nn.gelu``).
 Gelu = elementwise(nn.gelu, "Gelu")
+#: ELU elementwise (``nn.elu``).
 Elu = elementwise(nn.elu, "Elu")
+#: Leaky ReLU elementwise (``nn.leaky_relu``, slope 0.01).
 LeakyRelu = elementwise(nn.leaky_relu, "LeakyRelu")
+#: ``log(1 + exp(x))`` elementwise, computed stably (``nn.softplus``).
 Softplus = elementwise(nn.softplus, "Softplus")
+#: SiLU / swish ``x * sigmoid(x)`` elementwise (``nn.silu``).
 Silu = elementwise(nn.silu, "Silu")
 
 
@@ -413,11 +485,23 @@ def BatchNorm(axis=None, epsilon=1e-5, momentum=0.99, center=True, scale=True,
         def expand(v):
             return lax.broadcast_in_dim(v, x.shape, keep)
 
+        feat = tuple(x.shape[i] for i in keep)
+        for name, v, used in (("beta", beta, center), ("gamma", gamma, scale)):
+            if used and tuple(np.shape(v)) != feat:
+                raise TypeError(f"BatchNorm: {name} of shape {np.shape(v)} does not match the "
+                                f"feature shape {feat} of inputs {x.shape}; were the params "
+                                f"made for this input shape?")
         if train or state is None:
             mean = fnp.mean(x, axis=ax)
             var = fnp.var(x, axis=ax)
         else:
             mean, var = state["mean"], state["var"]
+            if np.shape(mean) != feat:
+                raise TypeError(f"BatchNorm: running statistics of shape {np.shape(mean)} do "
+                                f"not match the feature shape {feat} of inputs {x.shape}")
+            # running statistics keep their own dtype; normalize in the input's dtype
+            mean = fnp.asarray(mean).astype(x.dtype)
+            var = fnp.asarray(var).astype(x.dtype)
         z = (x - expand(mean)) / fnp.sqrt(expand(var) + epsilon)
         if scale:
             z = z * expand(gamma)
@@ -430,9 +514,13 @@ def BatchNorm(axis=None, epsilon=1e-5, momentum=0.99, center=True, scale=True,
                                  "returned state from training)")
             return z
         if train:
-            m, v = lax.stop_gradient(mean), lax.stop_gradient(var)
-            state = {"mean": momentum * state["mean"] + (1 - momentum) * m,
-                     "var": momentum * state["var"] + (1 - momentum) * v}
+            # the update keeps the state's dtype, so a jitted step sees one signature
+            def upd(old, new):
+                old = fnp.asarray(old)
+                new = lax.stop_gradient(new).astype(old.dtype)
+                return momentum * old + (1 - momentum) * new
+
+            state = {"mean": upd(state["mean"], mean), "var": upd(state["var"], var)}
         return z, state
 
     return _layer("BatchNorm", init_fun, apply_fun, init_state=state_fun)
@@ -503,6 +591,9 @@ def _recurrent(name, hidden, n_gates, cell, return_sequences, W_init, b_init):
         if x.ndim != 3:
             raise TypeError(f"{name} expects (batch, time, features) inputs, got shape "
                             f"{x.shape}")
+        if x.shape[2] != W.shape[0]:
+            raise TypeError(f"{name}: input feature size {x.shape[2]} (inputs {x.shape}) does "
+                            f"not match the input weights {W.shape}")
         batch = x.shape[0]
         xw = fnp.matmul(x, W) + b                     # input projections for all steps
         xs = fnp.swapaxes(xw, 0, 1)                   # time-major for the scan
@@ -611,15 +702,16 @@ def serial(*layers):
                              f"{len(apply_funs)} layers; were the params made by this "
                              "layer's init_fun?")
         rngs = _split(rng, len(apply_funs))
-        if state is None:
+        if state is None or _empty_state(state, stateful):
             for f, p, r in zip(apply_funs, params, rngs):
                 if getattr(f, "stateful", False):
                     inputs = f(p, inputs, rng=r, state=None, **kwargs)
                 else:
                     inputs = f(p, inputs, rng=r, **kwargs)
-            return inputs
+            return inputs if state is None else (inputs, state)
         new = []
-        for f, p, s, r in zip(apply_funs, params, state, rngs):
+        states = _child_states("serial", state, len(apply_funs))
+        for f, p, s, r in zip(apply_funs, params, states, rngs):
             inputs, s = _call(f, p, inputs, s, rng=r, **kwargs)
             new.append(s)
         return inputs, tuple(new)
@@ -628,25 +720,65 @@ def serial(*layers):
                   children=list(layers))
 
 
+def _empty_state(state, stateful):
+    """``state=()`` given to a stateless combinator (what ``init_state`` returns for it):
+    apply it as stateless and hand the ``()`` back unchanged."""
+    return not stateful and isinstance(state, tuple) and len(state) == 0
+
+
+def _child_states(name, state, n):
+    """Validate a combinator's state: one entry per child."""
+    if not isinstance(state, (tuple, list)) or len(state) != n:
+        got = (f"{len(state)} entries" if isinstance(state, (tuple, list))
+               else type(state).__name__)
+        raise ValueError(f"{name}: state must be the pytree built by init_state(init_fun, "
+                         f"input_shape), one entry per layer ({n}); got {got}")
+    return state
+
+
 def _shape_only(init_fun, input_shape):
     return init_fun(random.key(0), input_shape)
 
 
 def parallel(*layers):
-    """Apply layers to the matching elements of a tuple input."""
+    """Apply layers to the matching elements of a tuple input (e.g. after ``FanOut``).
+    Stateful children (``BatchNorm``) get their entries of ``state=`` as in ``serial``."""
+    if not layers:
+        raise ValueError("parallel needs at least one layer")
     init_funs, apply_funs = zip(*layers)
+    stateful = any(getattr(a, "stateful", False) for a in apply_funs)
+    n = len(layers)
+
+    def check(what, value):
+        if not isinstance(value, (tuple, list)) or len(value) != n:
+            got = (repr(value) if what == "input shapes" else
+                   f"{len(value)} inputs" if isinstance(value, (tuple, list))
+                   else type(value).__name__)
+            raise TypeError(f"parallel of {n} layers needs a tuple of {n} {what}, got {got}")
 
     def init_fun(rng, input_shape):
-        rngs = random.split(rng, len(init_funs))
+        check("input shapes", input_shape)
+        rngs = random.split(rng, n)
         res = [f(r, s) for f, r, s in zip(init_funs, rngs, input_shape)]
         return tuple(r[0] for r in res), tuple(r[1] for r in res)
 
-    def apply_fun(params, inputs, *, rng=None, **kwargs):
-        rngs = _split(rng, len(apply_funs))
-        return tuple(f(p, x, rng=r, **kwargs)
-                     for f, p, x, r in zip(apply_funs, params, inputs, rngs))
+    def state_fun(input_shape):
+        return tuple(init_state(f, s) for f, s in zip(init_funs, input_shape))
 
-    return _layer("parallel", init_fun, apply_fun, children=list(layers))
+    def apply_fun(params, inputs, *, rng=None, state=None, **kwargs):
+        check("inputs", inputs)
+        rngs = _split(rng, n)
+        if state is None or _empty_state(state, stateful):
+            out = tuple(f(p, x, rng=r, **kwargs)
+                        for f, p, x, r in zip(apply_funs, params, inputs, rngs))
+            return out if state is None else (out, state)
+        states = _child_states("parallel", state, n)
+        res = [_call(f, p, x, s, rng=r, **kwargs)
+               for f, p, x, s, r in zip(apply_funs, params, inputs, states, rngs)]
+        return tuple(r[0] for r in res), tuple(r[1] for r in res)
+
+    return _layer("parallel", init_fun, apply_fun, state_fun if stateful else None,
+                  children=list(layers))
 
 
 def FanOut(num):
@@ -659,6 +791,8 @@ def _fanin_sum_init(rng, input_shape):
     return input_shape[0], ()
 
 
+#: Sum a tuple (or list) of inputs of one shape, e.g. the branches of a residual
+#: block: ``serial(FanOut(2), parallel(f, Identity), FanInSum)``.
 FanInSum = _layer("FanInSum", _fanin_sum_init,
                   lambda params, inputs, **kw: functools.reduce(lambda a, b: a + b, inputs))
 
@@ -702,15 +836,14 @@ def summary(init_fun, input_shape, rng=None, print_fn=print):
 
     walk(init_fun, tuple(input_shape), rng, 0)
     w1 = max([len("Layer")] + [len(r[0]) for r in rows]) + 2
-    w2 = max([len("Output shape")] + [len(_shape_str(r[1])) if isinstance(r[1], tuple)
-                                      else len(str(r[1])) for r in rows]) + 2
+    w2 = max([len("Output shape")] + [len(_shape_str(r[1])) for r in rows]) + 2
     line = "-" * (w1 + w2 + 12)
     print_fn(line)
     print_fn(f"{'Layer':<{w1}}{'Output shape':<{w2}}{'Params':>10}")
     print_fn("=" * (w1 + w2 + 12))
     total = 0
     for name, out, n in rows:
-        s = _shape_str(out) if isinstance(out, tuple) else str(out)
+        s = _shape_str(out)
         print_fn(f"{name:<{w1}}{s:<{w2}}{n:>10,}")
         total += n
     print_fn("=" * (w1 + w2 + 12))
