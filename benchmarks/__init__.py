@@ -1,0 +1,1 @@
+"""funcgrad benchmarks (``python -m benchmarks.run``)."""
