@@ -265,6 +265,14 @@ def eval_primitive(prim, args, params):
     common elementwise case whose operands already agree in shape and dtype.
     """
     Array = _Array
+    if len(args) == 1 and prim.elementwise and not params:
+        # one operand, no parameters: the common unary math op
+        a = args[0]
+        if type(a) is Array and not a._weak:
+            res = Array(prim.impl(a._value))
+            if _DEBUG[0]:
+                check_nans(prim.name, [res])
+            return res
     vals = []
     weak = False
     for a in args:
@@ -322,7 +330,8 @@ def bind(prim, *args, **params):
     if top is None:
         return eval_primitive(prim, args, params)
     trace = top.trace
-    tracers = [trace.full_raise(a) for a in args]
+    tracers = [a if isinstance(a, Tracer) and a._trace.main is top else trace.full_raise(a)
+               for a in args]
     out = trace.process_primitive(prim, tracers, params)
     if prim.multiple_results:
         return [o.full_lower() if isinstance(o, Tracer) else o for o in out]

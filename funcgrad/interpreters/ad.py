@@ -37,14 +37,24 @@ class JVPTrace(Trace):
     __slots__ = ()
 
     def pure(self, val):
-        return JVPTracer(self, val, Zero.from_value(val))
+        aval = get_aval(val)
+        t = JVPTracer(self, val, Zero(aval.strip_weak_type()))
+        t._aval = aval
+        return t
 
     lift = pure
 
     def process_primitive(self, prim, tracers, params):
-        primals = [t.primal for t in tracers]
-        tangents = [t.tangent for t in tracers]
-        if all(type(t) is Zero for t in tangents):
+        primals = []
+        tangents = []
+        nonzero = False
+        for t in tracers:
+            primals.append(t.primal)
+            tt = t.tangent
+            tangents.append(tt)
+            if not nonzero and type(tt) is not Zero:
+                nonzero = True
+        if not nonzero:
             return prim.bind(*primals, **params)
         rule = prim.jvp
         if rule is None:
@@ -152,23 +162,21 @@ def backward_pass(jaxpr, consts, args, cts_out):
     Returns cotangents for every argument (``Zero`` where none flowed).
     """
     primal_env = {}
-
-    def read_primal(v):
-        if type(v) is Literal:
-            return v.val
-        return primal_env.get(v, None)
+    penv_get = primal_env.get
 
     for v, c in zip(jaxpr.constvars, consts):
         primal_env[v] = c
     for v, a in zip(jaxpr.invars, args):
-        if not is_undefined_primal(a):
+        if type(a) is not UndefinedPrimal:
             primal_env[v] = a
 
     linear_eqns = []
     for e in jaxpr.eqns:
-        ins = [read_primal(v) for v in e.invars]
-        if any(x is None for x in ins):
-            linear_eqns.append(e)
+        ins = [v.val if type(v) is Literal else penv_get(v) for v in e.invars]
+        for x in ins:
+            if x is None:
+                linear_eqns.append(e)
+                break
         else:
             out = e.primitive.bind(*ins, **e.params)
             outs = out if e.primitive.multiple_results else [out]
@@ -176,33 +184,47 @@ def backward_pass(jaxpr, consts, args, cts_out):
                 primal_env[v] = o
 
     ct_env = {}
+    ct_get = ct_env.get
+    ct_pop = ct_env.pop
 
     def write_ct(v, ct):
         if type(v) is Literal or ct is None or type(ct) is Zero:
             return
-        prev = ct_env.get(v)
+        prev = ct_get(v)
         ct_env[v] = ct if prev is None else add_any_p.bind(prev, ct)
 
     for v, ct in zip(jaxpr.outvars, cts_out):
         write_ct(v, ct)
 
     for e in reversed(linear_eqns):
-        cts = [ct_env.pop(v, None) for v in e.outvars]
-        if all(c is None for c in cts):
-            continue
-        cts = [Zero(v.aval) if c is None else c for c, v in zip(cts, e.outvars)]
-        ins = [read_primal(v) for v in e.invars]
-        ins = [UndefinedPrimal(v.aval) if x is None else x for x, v in zip(ins, e.invars)]
-        rule = e.primitive.transpose
+        prim = e.primitive
+        if prim.multiple_results or len(e.outvars) != 1:
+            cts = [ct_pop(v, None) for v in e.outvars]
+            if all(c is None for c in cts):
+                continue
+            cts = [Zero(v.aval) if c is None else c for c, v in zip(cts, e.outvars)]
+            ct_arg = cts if prim.multiple_results else cts[0]
+        else:
+            ct_arg = ct_pop(e.outvars[0], None)
+            if ct_arg is None:
+                continue
+        ins = []
+        for v in e.invars:
+            if type(v) is Literal:
+                ins.append(v.val)
+            else:
+                x = penv_get(v)
+                ins.append(UndefinedPrimal(v.aval) if x is None else x)
+        rule = prim.transpose
         if rule is None:
             raise NotImplementedError(
-                f"transpose rule for '{e.primitive.name}' not implemented: it was applied "
+                f"transpose rule for '{prim.name}' not implemented: it was applied "
                 "to a value that depends linearly on the differentiated input")
-        ct_arg = cts if e.primitive.multiple_results else cts[0]
         cts_in = rule(ct_arg, *ins, **e.params)
         for v, x, c in zip(e.invars, ins, cts_in):
-            if is_undefined_primal(x):
-                write_ct(v, c)
+            if type(x) is UndefinedPrimal and c is not None and type(c) is not Zero:
+                prev = ct_get(v)
+                ct_env[v] = c if prev is None else add_any_p.bind(prev, c)
 
     out = []
     for v, a in zip(jaxpr.invars, args):

@@ -49,6 +49,9 @@ class PartialEvalTracer(Tracer):
 
 _recipe_counter = itertools.count()
 
+# (elementwise primitive, operand avals) -> output aval, for parameterless primitives
+_ELEMENTWISE_AVALS = {}
+
 
 class _EqnRecipe:
     __slots__ = ("prim", "in_tracers", "params", "out_refs", "source", "order")
@@ -74,20 +77,36 @@ class PartialEvalTrace(Trace):
         """An unknown tracer standing for the known value of ``t`` (a residual)."""
         if t.recipe is not None:
             return t
-        return PartialEvalTracer(self, get_aval(t.const), None, ("const", t.const))
+        # t._aval is get_aval(t.const), computed when t was made
+        return PartialEvalTracer(self, t._aval, None, ("const", t.const))
 
     def process_primitive(self, prim, tracers, params):
-        if all(t.recipe is None for t in tracers):
+        for t in tracers:
+            if t.recipe is not None:
+                break
+        else:
             return prim.bind(*[t.const for t in tracers], **params)
         if prim.partial_eval is not None:
             return prim.partial_eval(self, tracers, **params)
         return self.default_process(prim, tracers, params)
 
     def default_process(self, prim, tracers, params, out_avals=None):
-        ins = [self.instantiate_const(t) for t in tracers]
+        ins = [t if t.recipe is not None else
+               PartialEvalTracer(self, t._aval, None, ("const", t.const)) for t in tracers]
         if out_avals is None:
-            out = prim.abstract_eval(*[t._aval for t in ins], **params)
-            out_avals = out if prim.multiple_results else [out]
+            avals = tuple([t._aval for t in ins])
+            if prim.elementwise and not params and not prim.multiple_results:
+                # elementwise shape rules depend only on the operand types: memoize them
+                key = (prim, avals)
+                out = _ELEMENTWISE_AVALS.get(key)
+                if out is None:
+                    out = prim.abstract_eval(*avals)
+                    if len(_ELEMENTWISE_AVALS) < 4096:
+                        _ELEMENTWISE_AVALS[key] = out
+                out_avals = [out]
+            else:
+                out = prim.abstract_eval(*avals, **params)
+                out_avals = out if prim.multiple_results else [out]
         recipe = _EqnRecipe(prim, ins, params)
         outs = [PartialEvalTracer(self, a, None, recipe) for a in out_avals]
         recipe.out_refs = outs
@@ -98,6 +117,10 @@ class PartialEvalTrace(Trace):
             c = tracer.const
             return c._concrete(what) if isinstance(c, Tracer) else c
         return super().to_concrete(tracer, what)
+
+
+def _recipe_order(r):
+    return r.order
 
 
 def tracers_to_jaxpr(in_tracers, out_tracers):
@@ -116,18 +139,20 @@ def tracers_to_jaxpr(in_tracers, out_tracers):
     recipes = {}
     consts_t = {}
     stack = list(out_tracers)
+    pop, extend = stack.pop, stack.extend
     seen = set()
     while stack:
-        t = stack.pop()
+        t = pop()
         i = id(t)
         if i in seen:
             continue
         seen.add(i)
         r = t.recipe
         if type(r) is _EqnRecipe:
-            if id(r) not in recipes:
-                recipes[id(r)] = r
-                stack.extend(r.in_tracers)
+            ri = id(r)
+            if ri not in recipes:
+                recipes[ri] = r
+                extend(r.in_tracers)
         elif r is None or r[0] == "const":
             if i not in var_of:
                 consts_t[i] = t
@@ -138,17 +163,25 @@ def tracers_to_jaxpr(in_tracers, out_tracers):
         constvars.append(v)
         consts.append(t.const if t.recipe is None else t.recipe[1])
     eqns = []
-    for r in sorted(recipes.values(), key=lambda r: r.order):
-        outvars = []
-        for o in r.out_refs:
+    append = eqns.append
+    for r in sorted(recipes.values(), key=_recipe_order):
+        outs = r.out_refs
+        if len(outs) == 1:
+            o = outs[0]
             v = Var(o._aval)
             var_of[id(o)] = v
-            outvars.append(v)
+            outvars = [v]
+        else:
+            outvars = []
+            for o in outs:
+                v = Var(o._aval)
+                var_of[id(o)] = v
+                outvars.append(v)
         try:
             ins = [var_of[id(x)] for x in r.in_tracers]
         except KeyError:
             raise ValueError("partial eval: an input tracer was not listed as an input") from None
-        eqns.append(Eqn(r.prim, ins, outvars, r.params, r.source))
+        append(Eqn(r.prim, ins, outvars, r.params, r.source))
     outvars = [var_of[id(t)] for t in out_tracers]
     return Jaxpr(constvars, invars, outvars, eqns), consts
 

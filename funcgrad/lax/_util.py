@@ -128,6 +128,9 @@ def elementwise(name, kernel, kinds="any", cuda=None, nargs=1, out_dtype=None,
     return p
 
 
+_OPERAND_TYPES = (Tracer, Array, np.ndarray, np.generic)
+
+
 def as_operand(x, like=None):
     """Turn Python scalars into NumPy scalars of ``like``'s dtype (or the default dtype)."""
     if isinstance(x, (Tracer, Array, np.ndarray, np.generic)):
@@ -144,6 +147,11 @@ def as_operand(x, like=None):
 
 def operands(*xs):
     """Make Python scalars match the dtype of the first array operand."""
+    for x in xs:
+        if not isinstance(x, _OPERAND_TYPES):
+            break
+    else:
+        return list(xs)   # nothing to convert
     like = next((x for x in xs if isinstance(x, (Tracer, Array, np.ndarray, np.generic))), None)
     return [as_operand(x, like) for x in xs]
 

@@ -104,10 +104,13 @@ def _default_python_dtype(v, x):
 
 def aval_pair(x):
     """``(dtype, weak)`` of an operand without materializing Python scalars."""
-    if is_python_scalar(x):
-        return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     if type(x) is Array:
         return x._value.dtype, x._weak
+    if isinstance(x, Tracer):
+        a = x.aval
+        return a.dtype, a.weak_type
+    if is_python_scalar(x):
+        return dtypes.python_scalar_dtype(x), not isinstance(x, bool)
     a = get_aval(x)
     return a.dtype, a.weak_type
 
