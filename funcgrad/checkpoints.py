@@ -74,7 +74,9 @@ from .core.trace import Tracer
 
 __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
+#: The archive comment and manifest ``format`` field identifying a funcgrad checkpoint.
 FORMAT_NAME = "funcgrad-checkpoint"
+#: The checkpoint format version this library writes (and the newest it reads).
 FORMAT_VERSION = 1
 _MANIFEST = "funcgrad_checkpoint.json"
 _COMMENT = f"{FORMAT_NAME} {FORMAT_VERSION}".encode()

@@ -11,11 +11,13 @@ class ConcretizationTypeError(FuncgradTypeError):
 
 
 class TracerBoolConversionError(ConcretizationTypeError):
-    pass
+    """A traced value was used as a Python ``bool`` (``if x > 0:`` inside jit): use
+    ``lax.cond``, ``fnp.where`` or a static argument."""
 
 
 class TracerIntegerConversionError(ConcretizationTypeError):
-    pass
+    """A traced value was used as a Python ``int`` or index (a shape, ``range(n)``): make it
+    static with ``static_argnums``, or use ``lax.dynamic_slice``/``fnp.take``."""
 
 
 class UnexpectedTracerError(FuncgradTypeError):

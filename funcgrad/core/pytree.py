@@ -288,20 +288,28 @@ def tree_map(f, tree, *rest, is_leaf=None):
 
 
 def tree_all(tree) -> bool:
+    """Whether every leaf is truthy.
+
+    >>> tree_all({"a": True, "b": [1, 2]})
+    True
+    """
     return all(tree_leaves(tree))
 
 
 def tree_reduce(f, tree, initializer=None, is_leaf=None):
+    """Fold ``f`` over the leaves: ``tree_reduce(operator.add, {"a": 1, "b": 2}) == 3``."""
     leaves = tree_leaves(tree, is_leaf)
     return functools.reduce(f, leaves) if initializer is None else functools.reduce(
         f, leaves, initializer)
 
 
 def treedef_children(td: PyTreeDef):
+    """The structures of the children of the root node."""
     return list(td.children)
 
 
 def treedef_is_leaf(td: PyTreeDef) -> bool:
+    """Whether the structure is a single leaf."""
     return td.node_type is None
 
 
@@ -350,4 +358,5 @@ def keystr(path) -> str:
 
 
 def all_leaves(iterable) -> bool:
+    """Whether every element of ``iterable`` is a leaf (not a container)."""
     return all(tree_structure(x) == _LEAF for x in iterable)

@@ -167,6 +167,10 @@ polygamma_p.test_spec = {"nargs": 1, "kinds": "real", "domain": "positive", "par
 
 
 def polygamma(m, x):
+    """The ``m``-th derivative of digamma (``m`` a static int), for ``x > 0``.
+
+    >>> lax.polygamma(1, np.array([1.0, 2.0], np.float32))
+    """
     return polygamma_p.bind(x, m=int(m))
 
 

@@ -55,3 +55,10 @@ number = _np.number
 signedinteger = _np.signedinteger
 unsignedinteger = _np.unsignedinteger
 complexfloating = _np.complexfloating
+
+from . import _more as _more_mod  # noqa: E402
+
+#: Dense mesh grids from slice notation: ``fnp.mgrid[0:2, 0:3].shape == (2, 2, 3)``.
+mgrid = _more_mod.mgrid
+#: Open (sparse) mesh grids from slice notation: ``fnp.ogrid[0:2, 0:3]`` gives shapes (2, 1), (1, 3).
+ogrid = _more_mod.ogrid

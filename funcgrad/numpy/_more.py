@@ -1834,8 +1834,10 @@ class _Grid:
         return conv(r)
 
 
+#: Dense mesh grids from slice notation: ``fnp.mgrid[0:2, 0:3].shape == (2, 2, 3)``.
 mgrid = _Grid(False)
 mgrid.__doc__ = """Dense mesh grids from slice notation: ``fnp.mgrid[0:2, 0:3].shape == (2, 2, 3)``."""
+#: Open (sparse) mesh grids from slice notation: ``fnp.ogrid[0:2, 0:3]``.
 ogrid = _Grid(True)
 ogrid.__doc__ = """Open (sparse) mesh grids from slice notation."""
 

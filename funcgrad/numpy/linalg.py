@@ -34,6 +34,10 @@ EighResult = collections.namedtuple("EighResult", ["eigenvalues", "eigenvectors"
 QRResult = collections.namedtuple("QRResult", ["Q", "R"])
 SlogdetResult = collections.namedtuple("SlogdetResult", ["sign", "logabsdet"])
 SVDResult = collections.namedtuple("SVDResult", ["U", "S", "Vh"])
+EighResult.__doc__ = "``(eigenvalues, eigenvectors)`` from ``fnp.linalg.eigh`` (ascending)."
+QRResult.__doc__ = "``(Q, R)`` from ``fnp.linalg.qr``."
+SlogdetResult.__doc__ = "``(sign, logabsdet)`` from ``fnp.linalg.slogdet``."
+SVDResult.__doc__ = "``(U, S, Vh)`` from ``fnp.linalg.svd`` (``A = U @ diag(S) @ Vh``)."
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -34,6 +34,7 @@ def scale(step_size) -> GradientTransformation:
 
 
 class ScaleByScheduleState(NamedTuple):
+    """Step count of ``scale_by_schedule``."""
     count: Any
 
 
@@ -63,6 +64,7 @@ def scale_by_learning_rate(learning_rate, *, flip_sign=True) -> GradientTransfor
 # ----------------------------------------------------------------------------- moments
 
 class TraceState(NamedTuple):
+    """Momentum buffer of ``trace``."""
     trace: Any
 
 
@@ -80,6 +82,7 @@ def trace(decay, nesterov=False, accumulator_dtype=None) -> GradientTransformati
 
 
 class ScaleByAdamState(NamedTuple):
+    """Step count and first/second moments of ``scale_by_adam``."""
     count: Any
     mu: Any
     nu: Any
@@ -113,6 +116,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
 
 
 class ScaleByAdamaxState(NamedTuple):
+    """Step count, first moment and infinity-norm moment of ``scale_by_adamax``."""
     count: Any
     mu: Any
     nu: Any
@@ -134,6 +138,7 @@ def scale_by_adamax(b1=0.9, b2=0.999, eps=1e-8) -> GradientTransformation:
 
 
 class ScaleByRmsState(NamedTuple):
+    """Second-moment average of ``scale_by_rms``."""
     nu: Any
 
 
@@ -150,6 +155,7 @@ def scale_by_rms(decay=0.9, eps=1e-8, initial_scale=0.0) -> GradientTransformati
 
 
 class ScaleByRStdDevState(NamedTuple):
+    """First and second moments of ``scale_by_stddev`` (centered RMSProp)."""
     mu: Any
     nu: Any
 
@@ -169,6 +175,7 @@ def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0) -> GradientTransform
 
 
 class ScaleByRssState(NamedTuple):
+    """Sum of squared gradients of ``scale_by_rss`` (Adagrad)."""
     sum_of_squares: Any
 
 
@@ -187,6 +194,7 @@ def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7) -> GradientTransformat
 
 
 class ScaleByAdaDeltaState(NamedTuple):
+    """Running averages of squared gradients and updates of ``scale_by_adadelta``."""
     e_g: Any
     e_x: Any
 
@@ -206,6 +214,7 @@ def scale_by_adadelta(rho=0.9, eps=1e-6) -> GradientTransformation:
 
 
 class ScaleByLionState(NamedTuple):
+    """Step count and momentum of ``scale_by_lion``."""
     count: Any
     mu: Any
 
@@ -277,6 +286,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None) -> GradientTransformation:
 # ----------------------------------------------------------------------------- combinators
 
 class MaskedState(NamedTuple):
+    """Inner state of ``masked`` (over the masked leaves only)."""
     inner_state: Any
 
 
@@ -317,6 +327,7 @@ def masked(inner: GradientTransformation, mask) -> GradientTransformation:
 
 
 class MultiTransformState(NamedTuple):
+    """Per-label inner states of ``multi_transform``."""
     inner_states: Any
 
 
@@ -352,6 +363,7 @@ def _label_mask(labels, key):
 
 
 class InjectHyperparamsState(NamedTuple):
+    """Step count, the (editable) ``hyperparams`` dict and the inner optimizer state of ``inject_hyperparams``."""
     count: Any
     hyperparams: dict
     inner_state: Any
@@ -411,6 +423,7 @@ def _is_number(v):
 
 
 class ApplyEvery(NamedTuple):
+    """Step count and accumulated updates of ``apply_every``."""
     count: Any
     grad_acc: Any
 

@@ -106,6 +106,7 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
 def warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps,
                                       decay_rate, transition_begin=0, staircase=False,
                                       end_value=None):
+    """Linear warmup to ``peak_value`` over ``warmup_steps``, then exponential decay."""
     return join_schedules(
         [linear_schedule(init_value, peak_value, warmup_steps),
          exponential_decay(peak_value, transition_steps, decay_rate, transition_begin,
