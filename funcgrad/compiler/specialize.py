@@ -101,7 +101,11 @@ def dot_code(e, lhs, rhs):
         a = f"{a}.reshape({lt!r})"
     if tuple(bshape) != rt:
         b = f"{b}.reshape({rt!r})"
-    code = f"_matmul({a}, {b})" if batched else f"_dot({a}, {b})"
+    if lt[-1] == 1 and (batched or lt[0] > 1 or rt[-1] > 1):
+        # size-1 contraction: a broadcast multiply, as dot_general_kernel does
+        code = f"_np.multiply({a}, {b})"
+    else:
+        code = f"_matmul({a}, {b})" if batched else f"_dot({a}, {b})"
     rshape = (lt[0], lt[1], rt[2]) if batched else (lt[0], rt[1])
     if tuple(rshape) != tuple(out_shape):
         code = f"{code}.reshape({tuple(out_shape)!r})"

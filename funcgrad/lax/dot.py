@@ -50,7 +50,14 @@ def dot_general_kernel(lhs, rhs, *, dimension_numbers, precision=None,
     lperm, rperm, l3, r3, out_shape, batched = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
     a = lhs if lperm is None else lhs.transpose(lperm)
     b = rhs if rperm is None else rhs.transpose(rperm)
-    if batched:
+    if l3[2] == 1 and (batched or l3[1] > 1 or r3[2] > 1):
+        # contraction of size 1 (outer products, e.g. per-example gradients): a broadcast
+        # multiply gives the same bits as matmul, several times faster
+        if batched:
+            r = np.multiply(a.reshape(l3), b.reshape(r3))
+        else:
+            r = np.multiply(a.reshape(l3[1:]), b.reshape(r3[1:]))
+    elif batched:
         r = np.matmul(a.reshape(l3), b.reshape(r3))
     else:
         r = np.dot(a.reshape(l3[1:]), b.reshape(r3[1:]))
