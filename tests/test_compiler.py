@@ -392,6 +392,15 @@ class TestCodegen:
         assert src.count("out=") + src.count(", v") >= 1
         assert "for " not in src.split("def _run")[0]     # small: no chunk loop
 
+    def test_registers_are_reused(self):
+        def chain(x):
+            return fnp.tanh(x) * (1 / (1 + fnp.exp(-x))) + 0.5 * x * x - \
+                fnp.exp(-fnp.abs(x)) / (1 + x * x)
+        exe = fg.jit(chain).lower(fnp.ones(1000)).compile()._exe
+        # 16 elementwise equations need only 3 scratch registers
+        assert exe.scratch_bytes == 3 * 1000 * 4
+        assert exe.arena_bytes == 0
+
     def test_large_group_is_chunked(self):
         n = 1 << 20
         src = fg.jit(lambda x: fnp.exp(x) * 2.0 + 1.0).lower(fnp.ones(n)).compile().as_text()

@@ -32,7 +32,7 @@ import threading
 import numpy as np
 
 from ..core.array import Array
-from ..core.ir import DropVar, Literal, Var
+from ..core.ir import Literal, Var
 from .codegen_numpy import GeneratedProgram
 from .fusion import Group, schedule
 from .specialize import dot_code

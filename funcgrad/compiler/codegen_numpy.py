@@ -24,9 +24,8 @@ import itertools
 
 import numpy as np
 
-from ..core import dtypes
 from ..core.array import Array
-from ..core.ir import DropVar, Literal, Var
+from ..core.ir import Literal, Var
 from ..core.trace import check_nans
 from . import runtime
 from .fusion import Group, schedule
@@ -339,6 +338,9 @@ class _Gen:
                     _, r1, r2 = extra[m]
                     free.setdefault(bits, []).extend([r1, r2])
                     continue
+            for v in dying:
+                dt, r = value_reg[v]
+                free.setdefault(dt, []).append(r)
             if kind[0] == "where" and not external[o]:
                 bound.add(o)
                 continue

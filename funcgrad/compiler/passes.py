@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.abstract import ShapedArray
 from ..core.array import Array
 from ..core.ir import ClosedJaxpr, DropVar, Eqn, Jaxpr, Literal, Var
 from ..core.trace import Tracer
