@@ -11,8 +11,8 @@ loss) is kept.
 Writes ``cnn.png`` (train vs validation loss and accuracy) next to this script, or in
 ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -22,6 +22,8 @@ import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, batches, progress, plots)
 
 
 def load_data(seed):
@@ -30,10 +32,7 @@ def load_data(seed):
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[..., None]      # (n, 8, 8, 1)
     y = digits.target.astype(np.int32)
-    perm = np.random.default_rng(seed).permutation(len(x))
-    n_train, n_val = int(0.6 * len(x)), int(0.2 * len(x))
-    tr, va, te = np.split(perm, [n_train, n_train + n_val])
-    return (x[tr], y[tr]), (x[va], y[va]), (x[te], y[te])
+    return _common.split_train_val_test(x, y, seed)
 
 
 def make_model(filters, dropout):
@@ -47,47 +46,18 @@ def make_model(filters, dropout):
         layers.Dense(10))
 
 
-def progress_bar(done, total, width=20):
-    filled = int(round(width * done / max(total, 1)))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
 def save_plot(path, history):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
-        return None
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, history["loss"], label="train")
-    ax1.plot(epochs, history["val_loss"], label="validation")
-    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="CNN loss", yscale="log")
-    ax2.plot(epochs, history["acc"], label="train")
-    ax2.plot(epochs, history["val_acc"], label="validation")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="CNN accuracy")
-    for ax in (ax1, ax2):
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.plot_loss_accuracy(path, history, titles=("CNN loss", "CNN accuracy"))
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     p.add_argument("--filters", type=int, default=16, help="channels of the first conv")
     p.add_argument("--dropout", type=float, default=0.3, help="probability of dropping a unit")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="a few epochs only (used by tests)")
+    _common.add_common_args(p, out_dir=HERE)
     args = p.parse_args(argv)
     epochs = 2 if args.quick else args.epochs
 
@@ -119,14 +89,11 @@ def main(argv=None):
                 fnp.mean(fnp.argmax(logits, axis=-1) == y))
 
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": []}
-    best_loss, best_params, best_epoch = np.inf, params, 0
-    n_batches = len(x_tr) // args.batch_size
+    best, best_params = _common.BestEpoch(), params
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         key, perm_key = random.split(key)
-        perm = np.asarray(random.permutation(perm_key, len(x_tr)))
-        for i in range(n_batches):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+        for idx in _common.minibatches(perm_key, len(x_tr), args.batch_size):
             key, step_key = random.split(key)
             params, opt_state, _ = train_step(params, opt_state, x_tr[idx], y_tr[idx],
                                               step_key)
@@ -135,22 +102,18 @@ def main(argv=None):
         for k, v in zip(history, (loss, acc, val_loss, val_acc)):
             history[k].append(v)
         mark = ""
-        if val_loss < best_loss:
-            best_loss, best_params, best_epoch, mark = val_loss, params, epoch, " *"
-        print(f"epoch {epoch:3d}/{epochs} {progress_bar(epoch, epochs)} loss {loss:.4f} "
-              f"acc {acc:.4f} | val_loss {val_loss:.4f} val_acc {val_acc:.4f} "
+        if best.update(val_loss, epoch):
+            best_params, mark = params, " *"
+        print(f"epoch {epoch:3d}/{epochs} {_common.progress_bar(epoch, epochs)} "
+              f"{_common.metrics_line(loss, acc, val_loss, val_acc)} "
               f"| {time.perf_counter() - t0:5.1f}s{mark}")
     train_time = time.perf_counter() - t0
+    best_epoch = best.best_epoch
 
     test_loss, test_acc = map(float, evaluate(best_params, x_te, y_te))
     print(f"test: loss {test_loss:.4f}  accuracy {test_acc:.4f}  (best epoch {best_epoch}, "
           f"{train_time:.1f}s of training)")
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
-        plot = save_plot(os.path.join(args.out_dir, "cnn.png"), history)
-        if plot:
-            print(f"plot: {plot}")
+    plot = _common.maybe_plot(args, "cnn.png", lambda path: save_plot(path, history))
     return {"test_accuracy": test_acc, "test_loss": test_loss, "best_epoch": best_epoch,
             "train_time": train_time, "plot": plot}
 

@@ -12,13 +12,17 @@ For this f there is also a closed form to check against:
     python examples/hessian_vector_product.py
     python examples/hessian_vector_product.py --rows 512 --cols 20000 --repeat 20
 """
-import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: command-line flags)
 
 
 def make_f(A):
@@ -60,14 +64,12 @@ def timeit(fn, *args, repeat):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--rows", type=int, default=256, help="rows of A (large problem)")
     p.add_argument("--cols", type=int, default=10000, help="columns of A = dimension of x")
     p.add_argument("--small", type=int, default=6, help="dimension of x (small problem)")
     p.add_argument("--repeat", type=int, default=10, help="timing repetitions (best of)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="a small large problem (tests)")
+    _common.add_common_args(p, quick_help="a small large problem (tests)")
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.cols, args.repeat = 32, 500, 2

@@ -13,8 +13,8 @@ training folds only, so nothing leaks from the validation fold.
 Writes ``kfold_regression.png`` (validation MAE by epoch, averaged over the folds) next to
 this script, or in ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -23,6 +23,8 @@ import funcgrad as fg
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, scaling, batches, plots)
 
 
 def load_data(seed):
@@ -41,9 +43,8 @@ def make_model(hidden):
 def run_fold(k, x_tr, y_tr, x_va, y_va, args, key):
     """Train on one split; returns the validation MAE (in target units) of every epoch."""
     # standardization statistics from the training folds only
-    mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)
     y_mean, y_std = float(y_tr.mean()), float(y_tr.std())
-    x_tr, x_va = (x_tr - mean) / std, (x_va - mean) / std
+    x_tr, x_va = _common.standardize(x_tr, x_tr, x_va)
     t_tr = (y_tr - y_mean) / y_std
 
     init_fn, apply_fn = make_model(args.hidden)
@@ -71,26 +72,19 @@ def run_fold(k, x_tr, y_tr, x_va, y_va, args, key):
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         key, perm_key = random.split(key)
-        perm = np.asarray(random.permutation(perm_key, len(x_tr)))
-        for i in range(n_batches):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+        for idx in _common.minibatches(perm_key, len(x_tr), args.batch_size, n_batches):
             params, opt_state, loss = train_step(params, opt_state, x_tr[idx], t_tr[idx])
         maes.append(float(val_mae(params, x_va, y_va)))
         if epoch % args.print_every == 0 or epoch == args.epochs:
-            filled = int(round(20 * epoch / args.epochs))
             print(f"fold {k + 1}/{args.folds} epoch {epoch:3d}/{args.epochs} "
-                  f"[{'#' * filled}{'.' * (20 - filled)}] loss {float(loss):.4f} "
+                  f"{_common.progress_bar(epoch, args.epochs)} loss {float(loss):.4f} "
                   f"| val_mae {maes[-1]:6.2f} | {time.perf_counter() - t0:5.2f}s")
     return maes
 
 
 def save_plot(path, curves, baseline):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
+    plt = _common.pyplot()
+    if plt is None:
         return None
     curves = np.asarray(curves)
     epochs = np.arange(1, curves.shape[1] + 1)
@@ -101,15 +95,11 @@ def save_plot(path, curves, baseline):
     ax.axhline(baseline, color="gray", ls="--", label="predict the training mean")
     ax.set(xlabel="epoch", ylabel="validation MAE", title="K-fold validation MAE (diabetes)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.save_figure(plt, fig, path)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--folds", type=int, default=4)
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=32)
@@ -117,10 +107,7 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--print-every", type=int, default=10, help="epochs between progress lines")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="2 folds, 3 epochs (used by tests)")
+    _common.add_common_args(p, quick_help="2 folds, 3 epochs (used by tests)", out_dir=HERE)
     args = p.parse_args(argv)
     if args.quick:
         args.folds, args.epochs, args.print_every = 2, 3, 1
@@ -150,13 +137,8 @@ def main(argv=None):
     print(f"mean  {np.mean(final):11.2f}  {np.mean(linear):20.2f}  {np.mean(baselines):24.2f}")
     print(f"MLP: std over folds {np.std(final):.2f}; the mean validation MAE is lowest "
           f"({mean_curve.min():.2f}) after {int(mean_curve.argmin()) + 1} epochs; {total:.1f}s")
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
-        plot = save_plot(os.path.join(args.out_dir, "kfold_regression.png"), curves,
-                         float(np.mean(baselines)))
-        if plot:
-            print(f"plot: {plot}")
+    plot = _common.maybe_plot(args, "kfold_regression.png",
+                              lambda path: save_plot(path, curves, float(np.mean(baselines))))
     return {"fold_mae": final, "mean_mae": float(np.mean(final)),
             "linear_mae": float(np.mean(linear)),
             "baseline_mae": float(np.mean(baselines)), "time": total, "plot": plot}

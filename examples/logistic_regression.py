@@ -11,8 +11,8 @@ standardized with the mean and standard deviation of the training set only.
 Writes ``logistic_regression.png`` (train vs test loss and accuracy) next to this script,
 or in ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -22,6 +22,8 @@ import funcgrad.numpy as fnp
 from funcgrad import losses, nn, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, standardization, progress, plots)
 
 
 def load_data(seed, test_fraction=0.2):
@@ -34,8 +36,7 @@ def load_data(seed, test_fraction=0.2):
                            [:int(round(test_fraction * np.sum(y == c)))] for c in (0, 1)])
     train = np.setdiff1d(np.arange(len(y)), test)
     train = rng.permutation(train)
-    mean, std = x[train].mean(axis=0), x[train].std(axis=0)   # training statistics only
-    x = (x - mean) / std
+    (x,) = _common.standardize(x[train], x)                    # training statistics only
     return (x[train], y[train]), (x[test], y[test]), list(data.feature_names)
 
 
@@ -65,45 +66,17 @@ def evaluate(params, x, y):
     return losses.sigmoid_binary_cross_entropy(logits, y), accuracy
 
 
-def progress_bar(done, total, width=20):
-    filled = int(round(width * done / max(total, 1)))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
 def save_plot(path, history):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
-        return None
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, history["loss"], label="train")
-    ax1.plot(epochs, history["test_loss"], label="test")
-    ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss", yscale="log")
-    ax2.plot(epochs, history["acc"], label="train")
-    ax2.plot(epochs, history["test_acc"], label="test")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.85, 1.0))
-    for ax in (ax1, ax2):
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.plot_loss_accuracy(path, history, other="test", other_label="test",
+                                      loss_label="binary cross-entropy", acc_ylim=(0.85, 1.0))
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--epochs", type=int, default=300, help="full-batch gradient steps")
     p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (momentum 0.9)")
     p.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the weights")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="a few epochs only (used by tests)")
+    _common.add_common_args(p, out_dir=HERE)
     args = p.parse_args(argv)
     epochs = 20 if args.quick else args.epochs
 
@@ -127,8 +100,8 @@ def main(argv=None):
         for k, v in zip(history, (loss, acc, test_loss, test_acc)):
             history[k].append(v)
         if epoch % every == 0 or epoch == epochs:
-            print(f"epoch {epoch:4d}/{epochs} {progress_bar(epoch, epochs)} loss {loss:.4f} "
-                  f"acc {acc:.4f} | test_loss {test_loss:.4f} test_acc {test_acc:.4f} "
+            print(f"epoch {epoch:4d}/{epochs} {_common.progress_bar(epoch, epochs)} "
+                  f"{_common.metrics_line(loss, acc, test_loss, test_acc, other='test')} "
                   f"| {time.perf_counter() - t0:5.2f}s")
     train_time = time.perf_counter() - t0
 
@@ -142,12 +115,8 @@ def main(argv=None):
     w = np.asarray(params[0])
     top = np.argsort(-np.abs(w))[:5]
     print("largest weights: " + ", ".join(f"{names[i]} {w[i]:+.2f}" for i in top))
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
-        plot = save_plot(os.path.join(args.out_dir, "logistic_regression.png"), history)
-        if plot:
-            print(f"plot: {plot}")
+    plot = _common.maybe_plot(args, "logistic_regression.png",
+                              lambda path: save_plot(path, history))
     return {"test_accuracy": test_acc, "test_loss": history["test_loss"][-1],
             "train_time": train_time, "plot": plot}
 

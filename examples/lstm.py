@@ -14,8 +14,8 @@ same validation set.
 Writes ``lstm.png`` (loss curves and a validation wave with its predictions) next to this
 script, or in ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -25,6 +25,8 @@ import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, batches, progress, plots)
 
 
 def make_waves(rng, n, length, noise):
@@ -44,12 +46,8 @@ def as_pairs(waves):
 
 
 def save_plot(path, history, example):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
+    plt = _common.pyplot()
+    if plt is None:
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ep = np.arange(1, len(history["loss"]) + 1)
@@ -66,15 +64,11 @@ def save_plot(path, history, example):
     ax2.plot(t[1:], pred, color="C1", label="LSTM prediction of the next value")
     ax2.set(xlabel="time step", title="a validation sequence")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.save_figure(plt, fig, path)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
@@ -82,10 +76,7 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=50, help="time steps per sequence")
     p.add_argument("--train", type=int, default=1000, help="training sequences")
     p.add_argument("--noise", type=float, default=0.1, help="noise standard deviation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="small data, 2 epochs (used by tests)")
+    _common.add_common_args(p, quick_help="small data, 2 epochs (used by tests)", out_dir=HERE)
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.train, args.length, args.hidden = 2, 200, 20, 8
@@ -128,17 +119,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         key, perm_key = random.split(key)
-        perm = np.asarray(random.permutation(perm_key, args.train))
         total = 0.0
-        for i in range(n_batches):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+        for idx in _common.minibatches(perm_key, args.train, args.batch_size):
             params, opt_state, loss = train_step(params, opt_state, x_tr[idx], y_tr[idx])
             total += float(loss)
         val_mse, val_late = map(float, evaluate(params, x_va, y_va))
         history["loss"].append(total / n_batches)
         history["val_loss"].append(val_mse)
-        filled = int(round(20 * epoch / args.epochs))
-        print(f"epoch {epoch:3d}/{args.epochs} [{'#' * filled}{'.' * (20 - filled)}] "
+        print(f"epoch {epoch:3d}/{args.epochs} {_common.progress_bar(epoch, args.epochs)} "
               f"loss {history['loss'][-1]:.4f} | val_mse {val_mse:.4f} "
               f"(second half of each wave {val_late:.4f}) | {time.perf_counter() - t0:5.1f}s")
     train_time = time.perf_counter() - t0
@@ -147,14 +135,12 @@ def main(argv=None):
           f"repeat-last-value {last_value_mse:.4f}, clean next value {oracle_mse:.4f}; "
           f"{train_time:.1f}s")
 
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
+    def plot_fn(path):
         pred = np.asarray(apply_fn(params, x_va[:1]))[0, :, 0]
         example = (noisy[args.train], clean[args.train], pred)
-        plot = save_plot(os.path.join(args.out_dir, "lstm.png"), history, example)
-        if plot:
-            print(f"plot: {plot}")
+        return save_plot(path, history, example)
+
+    plot = _common.maybe_plot(args, "lstm.png", plot_fn)
     return {"val_mse": history["val_loss"], "last_value_mse": last_value_mse,
             "oracle_mse": oracle_mse, "train_time": train_time, "plot": plot}
 

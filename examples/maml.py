@@ -16,8 +16,8 @@ step.
 Writes ``maml.png`` (the meta-loss curve and a new task fitted from 10 points) next to this
 script, or in ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -27,6 +27,8 @@ import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, progress, plots)
 
 init_fn, apply_fn = layers.serial(layers.Dense(40), layers.Relu, layers.Dense(40), layers.Relu,
                                   layers.Dense(1))
@@ -62,12 +64,8 @@ def maml_loss(params, x_s, y_s, x_q, y_q, inner_lr, inner_steps, first_order):
 
 
 def save_plot(path, history, demo):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
+    plt = _common.pyplot()
+    if plt is None:
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     it, loss = np.asarray(history["iteration"]), np.asarray(history["meta_loss"])
@@ -81,15 +79,11 @@ def save_plot(path, history, demo):
     ax2.plot(xs, after, label="after 10 inner SGD steps")
     ax2.set(xlabel="x", title="adapting to a new task")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.save_figure(plt, fig, path)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--iterations", type=int, default=2000, help="meta-iterations")
     p.add_argument("--tasks", type=int, default=25, help="tasks per meta-batch")
     p.add_argument("--k", type=int, default=10, help="support (and query) points per task")
@@ -98,10 +92,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3, help="Adam meta learning rate")
     p.add_argument("--first-order", action="store_true", help="FOMAML: no second derivatives")
     p.add_argument("--report-every", type=int, default=200, help="iterations per report")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="a few iterations (used by tests)")
+    _common.add_common_args(p, quick_help="a few iterations (used by tests)", out_dir=HERE)
     args = p.parse_args(argv)
     if args.quick:
         args.iterations, args.tasks, args.report_every = 20, 5, 5
@@ -150,8 +141,8 @@ def main(argv=None):
             window = []
             history["iteration"].append(it)
             history["meta_loss"].append(meta_loss)
-            filled = int(round(20 * it / args.iterations))
-            print(f"iteration {it:5d}/{args.iterations} [{'#' * filled}{'.' * (20 - filled)}] "
+            bar = _common.progress_bar(it, args.iterations)
+            print(f"iteration {it:5d}/{args.iterations} {bar} "
                   f"meta-loss {meta_loss:.4f} | {time.perf_counter() - t0:5.1f}s")
     train_time = time.perf_counter() - t0
 
@@ -163,9 +154,7 @@ def main(argv=None):
     print(f"meta-loss fell from {history['meta_loss'][0]:.4f} to {history['meta_loss'][-1]:.4f} "
           f"in {train_time:.1f}s")
 
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
+    def plot_fn(path):
         x_s, y_s = np.asarray(eval_tasks[0][0]), np.asarray(eval_tasks[1][0])
         # a * sin(x - phase) = c1 sin(x) - c2 cos(x): recover c1, c2 from the support points
         amp_phase = np.linalg.lstsq(np.c_[np.sin(x_s[:, 0]), -np.cos(x_s[:, 0])], y_s[:, 0],
@@ -175,9 +164,9 @@ def main(argv=None):
         adapted = adapt(params, x_s, y_s, args.inner_lr, 10)
         demo = (xs[:, 0], truth, x_s[:, 0], y_s[:, 0], np.asarray(apply_fn(params, xs))[:, 0],
                 np.asarray(apply_fn(adapted, xs))[:, 0])
-        plot = save_plot(os.path.join(args.out_dir, "maml.png"), history, demo)
-        if plot:
-            print(f"plot: {plot}")
+        return save_plot(path, history, demo)
+
+    plot = _common.maybe_plot(args, "maml.png", plot_fn)
     return {"meta_loss": history["meta_loss"], "eval_before": before.tolist(),
             "eval_after": after.tolist(), "train_time": train_time, "plot": plot}
 

@@ -11,8 +11,8 @@ Writes ``mnist_mlp.png`` (train vs validation curves) and ``mnist_mlp.fgz`` (the
 parameters and the optimizer state, with ``fg.save``) next to this script, or in
 ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -22,6 +22,8 @@ import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, batches, progress, plots)
 
 
 # ----------------------------------------------------------------------------- data
@@ -32,10 +34,7 @@ def load_data(seed):
     digits = load_digits()
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int32)
-    perm = np.random.default_rng(seed).permutation(len(x))
-    n_train, n_val = int(0.6 * len(x)), int(0.2 * len(x))
-    tr, va, te = np.split(perm, [n_train, n_train + n_val])
-    return (x[tr], y[tr]), (x[va], y[va]), (x[te], y[te])
+    return _common.split_train_val_test(x, y, seed)
 
 
 # ----------------------------------------------------------------------------- model
@@ -71,42 +70,15 @@ def make_fns(apply_fn, opt):
 
 # ----------------------------------------------------------------------------- helpers
 
-def progress_bar(done, total, width=20):
-    filled = int(round(width * done / max(total, 1)))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
 def save_plot(path, history):
     """Train vs validation loss and accuracy; skipped if matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
-        return None
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(epochs, history["loss"], label="train")
-    ax1.plot(epochs, history["val_loss"], label="validation")
-    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
-    ax2.plot(epochs, history["acc"], label="train")
-    ax2.plot(epochs, history["val_acc"], label="validation")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax1, ax2):
-        ax.axvline(history["best_epoch"], color="gray", ls="--", lw=1, label="best epoch")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.plot_loss_accuracy(path, history, best_epoch=history["best_epoch"])
 
 
 # ----------------------------------------------------------------------------- main
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--epochs", type=int, default=100, help="maximum number of epochs")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
@@ -114,10 +86,7 @@ def main(argv=None):
     p.add_argument("--dropout", type=float, default=0.2, help="probability of dropping a unit")
     p.add_argument("--patience", type=int, default=10,
                    help="epochs without a better validation loss to wait before stopping")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot and checkpoint go")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true", help="a few epochs only (used by tests)")
+    _common.add_common_args(p, out_dir=HERE, out_help="where the plot and checkpoint go")
     args = p.parse_args(argv)
     max_epochs = 3 if args.quick else args.epochs
 
@@ -135,15 +104,11 @@ def main(argv=None):
     train_step, evaluate = make_fns(apply_fn, opt)
 
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": 0}
-    best = (np.inf, params, opt_state)
-    bad_epochs = 0
-    n_batches = len(x_tr) // args.batch_size          # drop the ragged last batch
+    best, tracker = (params, opt_state), _common.BestEpoch(args.patience)
     t0 = time.perf_counter()
     for epoch in range(1, max_epochs + 1):
         key, perm_key = random.split(key)
-        perm = np.asarray(random.permutation(perm_key, len(x_tr)))
-        for i in range(n_batches):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+        for idx in _common.minibatches(perm_key, len(x_tr), args.batch_size):  # drops ragged
             key, step_key = random.split(key)
             params, opt_state, _ = train_step(params, opt_state, x_tr[idx], y_tr[idx],
                                               step_key)
@@ -152,20 +117,18 @@ def main(argv=None):
         for k, v in zip(("loss", "acc", "val_loss", "val_acc"), (loss, acc, val_loss, val_acc)):
             history[k].append(v)
         mark = ""
-        if val_loss < best[0]:
-            best, bad_epochs, mark = (val_loss, params, opt_state), 0, " *"
+        if tracker.update(val_loss, epoch):
+            best, mark = (params, opt_state), " *"
             history["best_epoch"] = epoch
-        else:
-            bad_epochs += 1
-        print(f"epoch {epoch:3d}/{max_epochs} {progress_bar(epoch, max_epochs)} "
-              f"loss {loss:.4f} acc {acc:.4f} | val_loss {val_loss:.4f} val_acc {val_acc:.4f} "
+        print(f"epoch {epoch:3d}/{max_epochs} {_common.progress_bar(epoch, max_epochs)} "
+              f"{_common.metrics_line(loss, acc, val_loss, val_acc)} "
               f"| {time.perf_counter() - t0:5.1f}s{mark}")
-        if bad_epochs and bad_epochs >= args.patience:
-            print(f"early stopping: no better validation loss for {bad_epochs} epochs; "
+        if tracker.should_stop():
+            print(f"early stopping: no better validation loss for {tracker.bad_epochs} epochs; "
                   f"restoring epoch {history['best_epoch']}")
             break
     train_time = time.perf_counter() - t0
-    _, params, opt_state = best
+    params, opt_state = best
 
     test_loss, test_acc = map(float, evaluate(params, x_te, y_te))
     print(f"test: loss {test_loss:.4f}  accuracy {test_acc:.4f}  "
@@ -189,10 +152,7 @@ def main(argv=None):
     if not ok:
         raise RuntimeError("the reloaded checkpoint differs from the saved state")
 
-    plot = None if args.no_plot else save_plot(os.path.join(args.out_dir, "mnist_mlp.png"),
-                                               history)
-    if plot:
-        print(f"plot: {plot}")
+    plot = _common.maybe_plot(args, "mnist_mlp.png", lambda path: save_plot(path, history))
     return {"test_accuracy": test_acc, "test_loss": test_loss, "epochs": len(history["loss"]),
             "best_epoch": history["best_epoch"], "train_time": train_time,
             "checkpoint": ckpt, "plot": plot}

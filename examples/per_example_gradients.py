@@ -14,7 +14,8 @@ no downloads.
     python examples/per_example_gradients.py
     python examples/per_example_gradients.py --batch-size 512 --clip 0.5 --noise 1.5
 """
-import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402  (examples/_common.py: command-line flags)
 
 # ----------------------------------------------------------------------------- model
 
@@ -91,16 +95,14 @@ def timeit(fn, repeat):
 # ----------------------------------------------------------------------------- main
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=10, help="DP-SGD epochs")
     p.add_argument("--lr", type=float, default=0.2, help="SGD learning rate")
     p.add_argument("--clip", type=float, default=1.0, help="per-example norm bound C")
     p.add_argument("--noise", type=float, default=1.0, help="noise multiplier sigma")
     p.add_argument("--repeat", type=int, default=5, help="timing repetitions")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="small batch, 2 epochs (used by tests)")
+    _common.add_common_args(p, quick_help="small batch, 2 epochs (used by tests)")
     args = p.parse_args(argv)
     if args.quick:
         args.batch_size, args.epochs, args.repeat = 32, 2, 1

@@ -16,8 +16,8 @@ early stopping keeps the best epoch.
 Writes ``regularization.png`` (validation loss of every model, by epoch) next to this
 script, or in ``--out-dir``.
 """
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -27,6 +27,8 @@ import funcgrad.numpy as fnp
 from funcgrad import layers, losses, optim, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (examples/_common.py: flags, batches, progress, plots)
 
 
 # ----------------------------------------------------------------------------- data
@@ -90,14 +92,11 @@ def fit(name, config, data, args, key, patience=None):
 
     hist = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": 0,
             "evaluate": evaluate}
-    best_loss, bad = np.inf, 0
-    n_batches = len(x_tr) // args.batch_size
+    tracker = _common.BestEpoch(patience)
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         key, perm_key = random.split(key)
-        perm = np.asarray(random.permutation(perm_key, len(x_tr)))
-        for i in range(n_batches):
-            idx = perm[i * args.batch_size:(i + 1) * args.batch_size]
+        for idx in _common.minibatches(perm_key, len(x_tr), args.batch_size):
             key, step_key = random.split(key)
             params, opt_state, _ = train_step(params, opt_state, x_tr[idx], y_tr[idx],
                                               step_key)
@@ -106,30 +105,24 @@ def fit(name, config, data, args, key, patience=None):
         for k, v in zip(("loss", "acc", "val_loss", "val_acc"), (loss, acc, val_loss, val_acc)):
             hist[k].append(v)
         mark = ""
-        if val_loss < best_loss:
-            best_loss, bad, mark = val_loss, 0, " *"
+        if tracker.update(val_loss, epoch):
+            mark = " *"
             hist["best_epoch"], hist["best_params"] = epoch, params
-        else:
-            bad += 1
-        filled = int(round(20 * epoch / args.epochs))
-        print(f"[{name:>15}] epoch {epoch:2d}/{args.epochs} [{'#' * filled}{'.' * (20 - filled)}] "
-              f"loss {loss:.4f} acc {acc:.4f} | val_loss {val_loss:.4f} val_acc {val_acc:.4f} "
+        print(f"[{name:>15}] epoch {epoch:2d}/{args.epochs} "
+              f"{_common.progress_bar(epoch, args.epochs)} "
+              f"{_common.metrics_line(loss, acc, val_loss, val_acc)} "
               f"| {time.perf_counter() - t0:5.1f}s{mark}")
-        if patience is not None and bad and bad >= patience:
+        if tracker.should_stop():
             print(f"[{name:>15}] early stopping: validation loss has not improved for "
-                  f"{bad} epochs; keeping epoch {hist['best_epoch']}")
+                  f"{tracker.bad_epochs} epochs; keeping epoch {hist['best_epoch']}")
             break
     hist["time"] = time.perf_counter() - t0
     return hist
 
 
 def save_plot(path, runs, epochs):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot")
+    plt = _common.pyplot()
+    if plt is None:
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, h in runs.items():
@@ -144,17 +137,13 @@ def save_plot(path, runs, epochs):
             title="training loss (data term)")
     ax1.legend()
     ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _common.save_figure(plt, fig, path)
 
 
 # ----------------------------------------------------------------------------- main
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _common.make_parser(__doc__)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
@@ -166,11 +155,8 @@ def main(argv=None):
     p.add_argument("--dropout", type=float, default=0.5, help="probability of dropping a unit")
     p.add_argument("--patience", type=int, default=3,
                    help="early stopping: epochs to wait for a better validation loss")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default=HERE, help="where the plot goes")
-    p.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny data, narrow models, 2 epochs (used by tests)")
+    _common.add_common_args(p, quick_help="tiny data, narrow models, 2 epochs (used by tests)",
+                            out_dir=HERE)
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.vocab, args.train, args.large = 2, 200, 512, 32
@@ -215,13 +201,9 @@ def main(argv=None):
               f"{h['val_loss'][-1]:13.4f}  {test_acc:8.4f}")
     print(f"({total:.1f}s in all; Bayes accuracy {bayes:.3f})")
 
-    plot = None
-    if not args.no_plot:
-        os.makedirs(args.out_dir, exist_ok=True)
-        runs["L2+dropout+ES"] = final
-        plot = save_plot(os.path.join(args.out_dir, "regularization.png"), runs, args.epochs)
-        if plot:
-            print(f"plot: {plot}")
+    runs["L2+dropout+ES"] = final
+    plot = _common.maybe_plot(args, "regularization.png",
+                              lambda path: save_plot(path, runs, args.epochs))
     return {"results": results, "bayes_accuracy": bayes, "time": total, "plot": plot}
 
 

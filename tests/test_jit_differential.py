@@ -23,7 +23,7 @@ UNARY = [
     lambda v: fnp.log1p(fnp.abs(v)), lambda v: v * v, lambda v: v ** 3,
     lambda v: fnp.floor(v * 3.0), lambda v: 1.0 / (1.0 + fnp.exp(-v)),
     lambda v: fnp.where(v > 0, v, 0.1 * v), lambda v: v.astype(np.float64) * 0.5,
-    lambda v: fnp.maximum(v, v * 0.5), lambda v: (v * 4.0).astype(np.int32).astype(v.dtype),
+    lambda v: fnp.maximum(v, 0.25), lambda v: (v * 4.0).astype(np.int32).astype(v.dtype),
 ]
 
 BINARY = [
@@ -140,8 +140,7 @@ def test_random_programs_jit_equals_eager(shape, spec, n_inputs, small_chunks, d
 def test_random_programs_under_grad(spec, seed):
     rng = np.random.default_rng(seed)
     x = fnp.asarray(rng.standard_normal((3, 4)).astype(np.float32))
-    # (no rank-0 operands of max/min: their jvp under tracing hits a lax bug, reported)
-    f = _build(spec, scalars=False)
+    f = _build(spec)
 
     def loss(x):
         out, _ = f(x)
