@@ -531,10 +531,12 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
 
 # ----------------------------------------------------------------------------- make_jaxpr / jit
 
-def _split_static(fun, args, kwargs, static_argnums, static_argnames, fname):
+def _split_static(fun, args, kwargs, static_argnums, static_argnames, fname, optional=()):
     nargs = len(args)
     static_idx = set()
     for i in static_argnums:
+        if i in optional and i >= nargs:
+            continue      # a static_argnames parameter not passed by position
         if not -nargs <= i < nargs:
             raise ValueError(f"{fname}: static_argnums={static_argnums} but the function was "
                              f"called with {nargs} positional argument(s)")
@@ -680,6 +682,7 @@ class JitWrapped:
         self._lock = threading.Lock()
         self._name = _fun_name(fun)
         self._fast = {}   # fast signature -> call(flat) (see funcgrad.compiler.dispatch)
+        self._optional_static = frozenset()
         self.trace_count = 0
 
     def __get__(self, obj, objtype=None):
@@ -690,7 +693,8 @@ class JitWrapped:
     def _entry(self, args, kwargs):
         if self._static_argnums or self._static_argnames:
             statics, dyn, skw, dkw = _split_static(self._fun, args, kwargs, self._static_argnums,
-                                                   self._static_argnames, f"jit({self._name})")
+                                                   self._static_argnames, f"jit({self._name})",
+                                                   self._optional_static)
         else:
             statics, dyn, skw, dkw = (), args, (), kwargs
         flat, in_tree = pytree.tree_flatten((dyn, dkw))
@@ -813,11 +817,13 @@ def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
     except (TypeError, ValueError):
         params = []
     # a static argument may be passed by position or by name: know both
-    static_argnums = tuple(sorted(set(static_argnums) | {
-        params.index(n) for n in static_argnames if n in params}))
+    from_names = {params.index(n) for n in static_argnames if n in params} - set(static_argnums)
+    static_argnums = tuple(sorted(set(static_argnums) | from_names))
     static_argnames = tuple(sorted(set(static_argnames) | {
         params[i] for i in static_argnums if 0 <= i < len(params)}))
-    return JitWrapped(fun, static_argnums, static_argnames, donate_argnums)
+    w = JitWrapped(fun, static_argnums, static_argnames, donate_argnums)
+    w._optional_static = frozenset(from_names)
+    return w
 
 
 # ----------------------------------------------------------------------------- checkpoint

@@ -191,7 +191,8 @@ def aval_of(x) -> ShapedArray:
     if hasattr(x, "__cuda_array_interface__"):
         return ShapedArray(x.shape, x.dtype, False)
     raise TypeError(f"{type(x).__name__} is not a valid funcgrad array type; pass arrays, "
-                    "NumPy arrays or Python scalars")
+                    "NumPy arrays or Python scalars (under jit, mark other arguments static "
+                    "with static_argnums or static_argnames)")
 
 
 _trace._aval_of[0] = aval_of

@@ -123,9 +123,17 @@ def _transpose_lhs(g, x_aval, y, dimension_numbers, preferred_element_type, swap
         ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
-    out_axes = np.argsort(list(xb) + x_kept + xc_sorted_by_y)
-    r = dot_general(g, y, dims, preferred_element_type=None)
-    r = transpose(r, tuple(int(i) for i in out_axes))
+    out_axes = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
+    # dot(y, g) orders its result (batch, contracted-by-y, kept) instead of (batch, kept,
+    # contracted-by-y); when that is already x's layout (e.g. a weight gradient x.T @ g),
+    # use it and skip the transpose
+    swapped_axes = tuple(int(i) for i in np.argsort(list(xb) + xc_sorted_by_y + x_kept))
+    if out_axes != tuple(range(x_ndim)) and swapped_axes == tuple(range(x_ndim)):
+        sdims = ((tuple(y_kept), tuple(ans_y)), (tuple(yb), tuple(ans_batch)))
+        r = dot_general(y, g, sdims, preferred_element_type=None)
+    else:
+        r = dot_general(g, y, dims, preferred_element_type=None)
+        r = transpose(r, out_axes)
     if get_aval(r).dtype != x_aval.dtype:
         from .elementwise import convert_element_type
         r = convert_element_type(r, x_aval.dtype)

@@ -98,6 +98,9 @@ def broadcast_in_dim(x, shape, broadcast_dimensions):
     """Broadcast ``x`` to ``shape``; operand dim ``i`` becomes output dim ``broadcast_dimensions[i]``."""
     shape = _shape_tuple(shape, "broadcast_in_dim")
     bd = tuple(int(d) for d in broadcast_dimensions)
+    if isinstance(x, (bool, int, float, complex)):
+        from ._util import as_operand
+        x = as_operand(x)          # a Python scalar takes the default dtype, as when traced
     aval = get_aval(x)
     if aval.shape == shape and bd == tuple(range(len(shape))):
         return x
