@@ -297,6 +297,11 @@ def _targets(s):
     return "\n".join(lines)
 
 
+#: Everything from this line on in RESULTS.md (the standalone benchmarks of the other issues)
+#: is kept when ``python -m benchmarks.run`` rewrites the file.
+KEEP_MARKER = "<!-- standalone benchmarks: kept when benchmarks.run rewrites this file -->"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="a,b,c,d,e")
@@ -368,8 +373,14 @@ def main(argv=None):
         if args.append and os.path.exists(path):
             doc = "\n\n---\n\n" + doc.replace("# funcgrad jit benchmarks",
                                                   "# funcgrad jit benchmarks (continued)", 1)
+        kept = ""
+        if not args.append and os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+            if KEEP_MARKER in old:                 # hand-maintained sections survive
+                kept = "\n" + old[old.index(KEEP_MARKER):]
         with open(path, "a" if args.append else "w") as f:
-            f.write(doc)
+            f.write(doc + kept)
         print(f"\nwrote {path}")
     return summary
 

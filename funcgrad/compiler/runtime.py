@@ -22,8 +22,11 @@ from ..core.array import Array
 __all__ = ["CHUNK_BYTES", "NUM_THREADS", "PARALLEL_MIN_ELEMENTS", "mark_donated",
            "DonatedArrayError", "run_chunks", "donate"]
 
+#: Bytes per operand of one chunk of a large fused group (chunks stay in cache).
 CHUNK_BYTES = 256 * 1024
+#: Threads that may run the chunks of one large fused group (numpy releases the GIL).
 NUM_THREADS = max(1, min(int(os.environ.get("FUNCGRAD_JIT_THREADS", os.cpu_count() or 1)), 8))
+#: Fused groups smaller than this many elements run on one thread.
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
