@@ -1666,15 +1666,22 @@ def reduce_window_min(operand, window_dimensions, window_strides=None, padding="
     return reduce_window_min_p.bind(operand, **p)
 
 
+_EXTRA_COMPUTATIONS = {}   # id(fn) -> kind, registered by layers above (funcgrad.numpy)
+
+
+def register_window_computation(fn, kind):
+    """Let ``reduce_window`` accept ``fn`` (e.g. ``fnp.add``) as the computation ``kind``
+    ("sum", "max" or "min"); called by higher layers so that lax need not import them."""
+    if kind not in ("sum", "max", "min"):
+        raise ValueError(f"kind must be 'sum', 'max' or 'min', got {kind!r}")
+    _EXTRA_COMPUTATIONS[id(fn)] = kind
+
+
 def _computation_kind(computation):
     from . import elementwise as ew
     table = {id(ew.add): "sum", id(ew.max): "max", id(ew.min): "min",
              id(ew.add_p): "sum", id(ew.max_p): "max", id(ew.min_p): "min"}
-    try:
-        from .. import numpy as fnp
-        table.update({id(fnp.add): "sum", id(fnp.maximum): "max", id(fnp.minimum): "min"})
-    except Exception:  # pragma: no cover - numpy layer not importable
-        pass
+    table.update(_EXTRA_COMPUTATIONS)
     kind = table.get(id(computation))
     if kind is None:
         raise TypeError(

@@ -62,3 +62,9 @@ from . import _more as _more_mod  # noqa: E402
 mgrid = _more_mod.mgrid
 #: Open (sparse) mesh grids from slice notation: ``fnp.ogrid[0:2, 0:3]`` gives shapes (2, 1), (1, 3).
 ogrid = _more_mod.ogrid
+
+from ..lax.conv import register_window_computation as _reg_window  # noqa: E402
+
+for _fn, _kind in ((add, "sum"), (maximum, "max"), (minimum, "min")):  # noqa: F405
+    _reg_window(_fn, _kind)
+del _fn, _kind, _reg_window
