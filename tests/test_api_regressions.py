@@ -42,3 +42,11 @@ def test_size_one_contraction_is_exact_and_matches_jit():
                                          (((2,), (1,)), ((0,), (0,))))
     np.testing.assert_array_equal(outer(a, b), np.matmul(a[:, :, None], b[:, None, :]))
     np.testing.assert_array_equal(fg.jit(outer)(a, b), outer(a, b))
+
+
+def test_eager_elementwise_checks_dtype_kinds_like_jit():
+    with pytest.raises(TypeError, match="sin does not accept dtype int32"):
+        lax.sin(np.arange(3, dtype=np.int32))
+    with pytest.raises(TypeError, match="add does not accept dtype bool"):
+        lax.add(np.ones(2, bool), np.ones(2, bool))
+    assert fnp.nextafter(fnp.arange(2), 5).dtype == np.float32

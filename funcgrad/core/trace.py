@@ -268,7 +268,8 @@ def eval_primitive(prim, args, params):
     if len(args) == 1 and prim.elementwise and not params:
         # one operand, no parameters: the common unary math op
         a = args[0]
-        if type(a) is Array and not a._weak:
+        if type(a) is Array and not a._weak and a._value.dtype.kind in prim.lowering.get(
+                "kinds", "biufc"):
             res = Array(prim.impl(a._value))
             if _DEBUG[0]:
                 check_nans(prim.name, [res])
@@ -281,10 +282,12 @@ def eval_primitive(prim, args, params):
             weak = weak or a._weak
         else:
             vals.append(a)
-    check = weak or not prim.elementwise or bool(params.get("weak_type"))
+    check = weak or not prim.elementwise or bool(params.get("weak_type")) or len(vals) == 1
     if not check and len(vals) > 1:
         v0 = vals[0]
         s0, d0 = getattr(v0, "shape", ()), getattr(v0, "dtype", None)
+        if d0 is None or d0.kind not in prim.lowering.get("kinds", "biufc"):
+            check = True
         for v in vals[1:]:
             s = getattr(v, "shape", ())
             if (s != s0 and s != () and s0 != ()) or getattr(v, "dtype", None) != d0:

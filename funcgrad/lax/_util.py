@@ -108,7 +108,7 @@ def elementwise(name, kernel, kinds="any", cuda=None, nargs=1, out_dtype=None,
     p = Primitive(name)
     p.elementwise = True
     p.impl = kernel
-    p.lowering = {"ufunc": kernel, "cuda": cuda}
+    p.lowering = {"ufunc": kernel, "cuda": cuda, "kinds": _KINDS[kinds]}
 
     def abstract(*avals, **params):
         if len(avals) != nargs:

@@ -62,7 +62,7 @@ divide.__name__ = "divide"
 maximum = _binary("maximum", lax.max)
 minimum = _binary("minimum", lax.min)
 arctan2 = _binary("arctan2", lax.atan2, inexact=True)
-nextafter = _binary("nextafter", lax.nextafter)
+nextafter = _binary("nextafter", lax.nextafter, inexact=True)
 equal = _binary("equal", lax.eq)
 not_equal = _binary("not_equal", lax.ne)
 less = _binary("less", lax.lt)
