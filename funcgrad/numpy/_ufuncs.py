@@ -6,7 +6,7 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ..core.array import Array
-from ..core.trace import _state, get_aval
+from ..core.trace import Tracer, _state, get_aval
 from ._promote import asarray, promote, scalar_like
 
 
@@ -23,11 +23,22 @@ def _unary(name, lax_fn, inexact=False, doc=None):
     return f
 
 
+def _maybe_weak(x):
+    t = type(x)
+    if t is float or t is int or t is complex:
+        return True
+    if t is Array:
+        return x._weak
+    return isinstance(x, Tracer) and x.aval.weak_type
+
+
 def _keep_weak(r, *args):
     """Where JAX's lattice gives a weak type (only weak operands, or e.g. an integer array
     with a Python float) the result is weakly typed; Python scalars enter lax as strong
     NumPy literals, so the flag is restored here."""
     from ._promote import result_dtype
+    if not any(_maybe_weak(a) for a in args):
+        return r              # strong operands give a strong result: nothing to restore
     av = get_aval(r)
     if av.weak_type or av.dtype == np.bool_:
         return r
