@@ -20,22 +20,18 @@ JAX, autograd and PyTorch are optional: each comparison is skipped when not impo
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
+import sys
 import tracemalloc
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402
+
 
 def _median_time(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return median_time(fn, reps, warmup)
 
 
 def _block(x):

@@ -16,23 +16,19 @@ small shared machine set ``OPENBLAS_NUM_THREADS=1``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402
 
 B, D, H = 128, 32, 64
 
 
 def _median_time(fn, reps, warmup=3):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return median_time(fn, reps, warmup)
 
 
 def make_data(seed=0):

@@ -1627,6 +1627,14 @@ def _window_params(name, operand, window_dimensions, window_strides, padding, ba
                 window_dilation=wdl)
 
 
+def _bind_window(prim, name, operand, window_dimensions, window_strides, padding,
+                 base_dilation, window_dilation):
+    operand = _operand(operand)
+    p = _window_params(name, operand, window_dimensions, window_strides, padding,
+                       base_dilation, window_dilation)
+    return prim.bind(operand, **p)
+
+
 def reduce_window_sum(operand, window_dimensions, window_strides=None, padding="VALID",
                       base_dilation=None, window_dilation=None):
     """Sum over sliding windows (padding counts as 0).
@@ -1634,10 +1642,9 @@ def reduce_window_sum(operand, window_dimensions, window_strides=None, padding="
     >>> reduce_window_sum(fnp.arange(5.0), (2,), (1,), "VALID")
     Array([1., 3., 5., 7.])
     """
-    operand = _operand(operand)
-    p = _window_params("reduce_window_sum", operand, window_dimensions, window_strides,
-                       padding, base_dilation, window_dilation)
-    return reduce_window_sum_p.bind(operand, **p)
+    return _bind_window(reduce_window_sum_p, "reduce_window_sum", operand,
+                        window_dimensions, window_strides, padding, base_dilation,
+                        window_dilation)
 
 
 def reduce_window_max(operand, window_dimensions, window_strides=None, padding="VALID",
@@ -1647,10 +1654,9 @@ def reduce_window_max(operand, window_dimensions, window_strides=None, padding="
     >>> reduce_window_max(fnp.array([1., 3., 2., 0.]), (2,), (2,), "VALID")
     Array([3., 2.])
     """
-    operand = _operand(operand)
-    p = _window_params("reduce_window_max", operand, window_dimensions, window_strides,
-                       padding, base_dilation, window_dilation)
-    return reduce_window_max_p.bind(operand, **p)
+    return _bind_window(reduce_window_max_p, "reduce_window_max", operand,
+                        window_dimensions, window_strides, padding, base_dilation,
+                        window_dilation)
 
 
 def reduce_window_min(operand, window_dimensions, window_strides=None, padding="VALID",
@@ -1660,10 +1666,9 @@ def reduce_window_min(operand, window_dimensions, window_strides=None, padding="
     >>> reduce_window_min(fnp.array([1., 3., 2., 0.]), (2,), (2,), "VALID")
     Array([1., 0.])
     """
-    operand = _operand(operand)
-    p = _window_params("reduce_window_min", operand, window_dimensions, window_strides,
-                       padding, base_dilation, window_dilation)
-    return reduce_window_min_p.bind(operand, **p)
+    return _bind_window(reduce_window_min_p, "reduce_window_min", operand,
+                        window_dimensions, window_strides, padding, base_dilation,
+                        window_dilation)
 
 
 _EXTRA_COMPUTATIONS = {}   # id(fn) -> kind, registered by layers above (funcgrad.numpy)
