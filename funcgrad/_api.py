@@ -20,7 +20,7 @@ from .core.config import config
 from .core.ir import ClosedJaxpr
 from .core.staging import shaped_abstractify, trace_to_jaxpr
 from .core.trace import Tracer, _state, get_aval
-from .interpreters import ad, batching
+from .interpreters import ad, batching, tape
 from .interpreters.ad_util import Zero, instantiate
 from .interpreters.call import bind_call, jit_p, remat_p
 from .interpreters.custom import custom_jvp, custom_vjp  # noqa: F401
@@ -112,7 +112,7 @@ def vjp(fun, *primals, has_aux=False):
     fname = f"vjp of {_fun_name(fun)}"
     _, nums, flat, in_tree, flat_fun, info = _vjp_setup(
         fun, primals, {}, tuple(range(len(primals))), has_aux, "vjp")
-    outs, vjp_flat = ad.vjp_flat(flat_fun, flat, name=fname)
+    outs, vjp_flat = tape.vjp_flat(flat_fun, flat, name=fname)
     n = info["n"]
     out = pytree.tree_unflatten(info["tree"], outs[:n])
 
@@ -152,7 +152,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         single, nums, flat, in_tree, flat_fun, info = _vjp_setup(
             fun, args, kwargs, argnums, has_aux, fname)
         _check_float_inputs(flat, fname, argnums)
-        outs, vjp_flat = ad.vjp_flat(flat_fun, flat, name=fname)
+        outs, vjp_flat = tape.vjp_flat(flat_fun, flat, name=fname)
         n = info["n"]
         if n != 1 or info["tree"] != pytree.tree_structure(0):
             shapes = [get_aval(o).shape for o in outs[:n]]
@@ -387,7 +387,7 @@ def jacrev(fun, argnums=0, has_aux=False):
             info["n"] = len(o)
             return list(o) + aux_l
 
-        outs, vjp_fn = ad.vjp_flat(f_flat, flat, name=f"jacrev({_fun_name(fun)})")
+        outs, vjp_fn = tape.vjp_flat(f_flat, flat, name=f"jacrev({_fun_name(fun)})")
         n = info["n"]
         basis, total = _std_basis(outs[:n])
 

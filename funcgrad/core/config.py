@@ -7,6 +7,8 @@ debug_nans   raise ``FloatingPointError`` at the first primitive producing a NaN
 debug_infs   the same for infinities.
 disable_jit  ``jit`` runs the function eagerly (for debugging with print/pdb).
 default_backend  ``"numpy"`` or ``"cupy"`` (env var ``FUNCGRAD_BACKEND``).
+eager_tape   top-level ``grad``/``vjp`` on concrete inputs records a tape of backward
+             steps (fast eager reverse mode); off: always linearize + transpose.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ _FLAGS = {
     "debug_nans": False,
     "debug_infs": False,
     "disable_jit": False,
+    "eager_tape": True,
     "default_backend": os.environ.get("FUNCGRAD_BACKEND", "numpy"),
 }
 

@@ -15,6 +15,10 @@ definition in ``funcgrad.lax``:
 ``partial_eval``   optional online rule for primitives holding jaxprs
 ``partial_eval_jaxpr``  optional offline rule splitting one equation (see partial_eval)
 ``lowering``       compiler hints: ``{"ufunc": ..., "cuda": "..."}`` for elementwise ops
+``jvp_fns``        set by ``ad.defjvp``/``defjvp2``: ``(per-argument tangent functions,
+                   with_ans)``; the eager tape derives elementwise reverse rules from it
+``linear_args``    for ``linear`` primitives linear in only some operands (``div``: the
+                   numerator): their indices; ``None`` means every floating operand
 =================  ==============================================================
 """
 from __future__ import annotations
@@ -28,7 +32,7 @@ class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
                  "batch", "batch_with_axis", "partial_eval", "lowering", "linear",
                  "elementwise", "test_spec", "call_jaxpr_params", "partial_eval_jaxpr",
-                 "effectful", "__weakref__")
+                 "effectful", "jvp_fns", "linear_args", "__weakref__")
 
     def __init__(self, name: str, multiple_results: bool = False, register: bool = True):
         self.name = name
@@ -47,6 +51,8 @@ class Primitive:
         self.call_jaxpr_params = ()    # names of params holding sub-jaxprs
         self.partial_eval_jaxpr = None  # offline PE of one equation (see partial_eval.py)
         self.effectful = False         # never removed by dead-code elimination
+        self.jvp_fns = None            # (tangent fns per argument, with_ans) from defjvp
+        self.linear_args = None        # operands a ``linear`` primitive is linear in
         if register:
             if name in Primitive.registry:
                 raise ValueError(f"primitive {name!r} defined twice")

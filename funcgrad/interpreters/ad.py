@@ -104,6 +104,7 @@ def defjvp(prim, *jvp_fns):
                 acc = piece if acc is None else add_any_p.bind(acc, piece)
         return out, Zero.from_value(out) if acc is None else acc
     prim.jvp = rule
+    prim.jvp_fns = (jvp_fns, False)
     return rule
 
 
@@ -118,6 +119,7 @@ def defjvp2(prim, *jvp_fns):
                 acc = piece if acc is None else add_any_p.bind(acc, piece)
         return out, Zero.from_value(out) if acc is None else acc
     prim.jvp = rule
+    prim.jvp_fns = (jvp_fns, True)
     return rule
 
 

@@ -373,6 +373,7 @@ ad.defjvp(div_p, lambda g, x, y: div(g, y),
           lambda g, x, y: neg(mul(g, div(x, mul(y, y)))))
 div_p.transpose = _div_transpose
 div_p.linear = True
+div_p.linear_args = (0,)   # the numerator only
 
 
 def _trunc(x):

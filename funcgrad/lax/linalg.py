@@ -383,6 +383,7 @@ def _tri_sample(rng, dtype):
 ad.defjvp2(triangular_solve_p, _ts_jvp_a, _ts_jvp_b)
 triangular_solve_p.transpose = _ts_transpose
 triangular_solve_p.linear = True    # in b (with a fixed), like dot_general
+triangular_solve_p.linear_args = (1,)
 triangular_solve_p.batch = _batch_rule(triangular_solve_p)
 triangular_solve_p.test_spec = {"sample": _tri_sample}
 

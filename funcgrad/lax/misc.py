@@ -16,6 +16,7 @@ def _stop_gradient_jvp(primals, tangents):
 
 
 stop_gradient_p.jvp = _stop_gradient_jvp
+stop_gradient_p.jvp_fns = ((None,), False)   # no derivative: the eager tape records nothing
 stop_gradient_p.batch = lambda args, dims: (stop_gradient_p.bind(args[0]), dims[0])
 stop_gradient_p.test_spec = {"nargs": 1, "kinds": "float", "nondiff": True}
 

@@ -461,9 +461,10 @@ def _pad_abstract(x, pv, *, padding_config):
 def _pad_transpose(ct, x, pv, *, padding_config):
     if type(ct) is Zero:
         return [None, None]
-    res = [None, None]
-    if ad.is_undefined_primal(x):
-        # undo negative padding by zero-padding, then take the strided core
+
+    def core():
+        # the cotangent of the operand's own positions: undo negative padding by
+        # zero-padding, then take the strided core
         zero = np.zeros((), get_aval(ct).dtype)[()]
         unneg = [(max(-lo, 0), max(-hi, 0), 0) for lo, hi, _ in padding_config]
         t = pad(ct, zero, unneg) if any(a or b for a, b, _ in unneg) else ct
@@ -471,15 +472,19 @@ def _pad_transpose(ct, x, pv, *, padding_config):
         starts = [max(lo, 0) for lo, _, _ in padding_config]
         limits = [shape[i] - max(hi, 0) for i, (_, hi, _) in enumerate(padding_config)]
         strides = [i + 1 for _, _, i in padding_config]
-        res[0] = slice(t, starts, limits, strides)
+        return slice(t, starts, limits, strides)
+
+    res = [None, None]
+    x_ct = core() if ad.is_undefined_primal(x) or ad.is_undefined_primal(pv) else None
+    if ad.is_undefined_primal(x):
+        res[0] = x_ct
     if ad.is_undefined_primal(pv):
+        # the padding value fills every position that is not the operand's (whether or
+        # not the operand is linear too)
         from .reductions import reduce_sum
-        total = reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
-        if ad.is_undefined_primal(x):
-            inner = reduce_sum(res[0], tuple(range(get_aval(res[0]).ndim)))
-        else:
-            inner = np.zeros((), get_aval(ct).dtype)[()]
         from .elementwise import sub
+        total = reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
+        inner = reduce_sum(x_ct, tuple(range(get_aval(x_ct).ndim)))
         res[1] = sub(total, inner)
     return res
 

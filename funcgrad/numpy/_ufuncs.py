@@ -7,7 +7,7 @@ from .. import lax
 from ..core import dtypes
 from ..core.array import Array
 from ..core.trace import Tracer, _state, get_aval
-from ._promote import asarray, promote, scalar_like
+from ._promote import asarray, promote, result_dtype, scalar_like
 
 
 def _unary(name, lax_fn, inexact=False, doc=None):
@@ -36,8 +36,23 @@ def _keep_weak(r, *args):
     """Where JAX's lattice gives a weak type (only weak operands, or e.g. an integer array
     with a Python float) the result is weakly typed; Python scalars enter lax as strong
     NumPy literals, so the flag is restored here."""
-    from ._promote import result_dtype
-    if not any(_maybe_weak(a) for a in args):
+    weak_seen = False
+    for a in args:
+        t = type(a)
+        if t is float or t is int or t is complex:
+            weak_seen = True
+        elif t is Array:
+            if a._weak:
+                weak_seen = True
+            elif a._value.dtype.kind in "fc":
+                return r      # a strong inexact operand makes the result strong
+        elif isinstance(a, Tracer):
+            av = a.aval
+            if av.weak_type:
+                weak_seen = True
+            elif av.dtype.kind in "fc":
+                return r
+    if not weak_seen:
         return r              # strong operands give a strong result: nothing to restore
     av = get_aval(r)
     if av.weak_type or av.dtype == np.bool_:
