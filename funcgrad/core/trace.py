@@ -265,6 +265,28 @@ def eval_primitive(prim, args, params):
     common elementwise case whose operands already agree in shape and dtype.
     """
     Array = _Array
+    if len(args) == 2 and prim.elementwise and not params:
+        # two operands of one dtype, the second an array of the same shape or a NumPy
+        # scalar: the common binary op, nothing for the shape rule to check
+        a, b = args
+        if type(a) is Array and not a._weak:
+            va = a._value
+            tb = type(b)
+            if tb is Array:
+                if not b._weak:
+                    vb = b._value
+                    if vb.dtype == va.dtype and vb.shape == va.shape and (
+                            va.dtype.kind in prim.lowering.get("kinds", "biufc")):
+                        res = Array(prim.impl(va, vb))
+                        if _DEBUG[0]:
+                            check_nans(prim.name, [res])
+                        return res
+            elif isinstance(b, np.generic) and b.dtype == va.dtype and (
+                    va.dtype.kind in prim.lowering.get("kinds", "biufc")):
+                res = Array(prim.impl(va, b))
+                if _DEBUG[0]:
+                    check_nans(prim.name, [res])
+                return res
     if len(args) == 1 and prim.elementwise and not params:
         # one operand, no parameters: the common unary math op
         a = args[0]

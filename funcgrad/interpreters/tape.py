@@ -34,12 +34,12 @@ from ..core.trace import Trace, Tracer, get_aval, new_main
 from . import ad
 from .ad_util import Zero, add_any_p
 
-_DERIVED, _TRANSPOSE, _GENERAL = 0, 1, 2
+_DERIVED, _TRANSPOSE, _GENERAL = 0, 1, 2   # node kinds (rules 2, 3, 4)
 
 
 class TapeTracer(Tracer):
-    """A value recorded on the tape: its concrete ``primal`` and its slot ``idx`` (-1 for a
-    constant lifted into the trace)."""
+    """A value recorded on the tape: its concrete ``primal`` (always an ``Array``) and its
+    slot ``idx`` in the tape."""
 
     __slots__ = ("primal", "idx", "_aval")
 
@@ -55,6 +55,19 @@ class TapeTracer(Tracer):
         if a is None:
             a = self._aval = get_aval(self.primal)
         return a
+
+    # metadata straight from the concrete value (no abstract value built per operation)
+    @property
+    def dtype(self):
+        return self.primal._value.dtype
+
+    @property
+    def shape(self):
+        return self.primal._value.shape
+
+    @property
+    def weak_type(self):
+        return self.primal._weak
 
 
 class _Tape:
@@ -87,6 +100,8 @@ class TapeTrace(Trace):
         return tracer.primal
 
     def _new(self, val):
+        if type(val) is not Array:
+            val = Array(val)
         tape = self.main.payload
         i = tape.count
         tape.count = i + 1
@@ -109,14 +124,39 @@ class TapeTrace(Trace):
         t = self._new(out)
         return t, t.idx
 
+    def full_raise(self, val):
+        # constants enter process_primitive as they are (no wrapper per operand)
+        if not isinstance(val, Tracer):
+            return val
+        return Trace.full_raise(self, val)
+
     def process_primitive(self, prim, tracers, params):
+        info = _RULES.get(prim)
+        if info is None:
+            info = _rules_of(prim)
+        derived = info[0]
         vals, pos, ins = [], [], []
+        s0 = d0 = None
+        consts = False
         i = 0
         for t in tracers:
-            vals.append(t.primal)
-            if t.idx >= 0:
-                pos.append(i)
-                ins.append(t.idx)
+            if type(t) is TapeTracer:
+                p = t.primal
+                vals.append(p)
+                if t.idx >= 0:
+                    pos.append(i)
+                    ins.append(t.idx)
+                    if derived:
+                        r = p._value
+                        if s0 is None:
+                            s0, d0 = r.shape, r.dtype
+                        elif r.shape != s0 or r.dtype != d0:
+                            derived = False
+                else:
+                    consts = True
+            else:
+                vals.append(t)
+                consts = True
             i += 1
         if not pos:
             return prim.bind(*vals, **params)
@@ -128,32 +168,43 @@ class TapeTrace(Trace):
                     break
             else:
                 return tr.eval_primitive(prim, vals, params)   # rule 1: no derivative
-        kind = _choose_rule(prim, vals, pos, fns)
-        if kind == _GENERAL:
-            return self._general(prim, vals, pos, ins, params)
-        out = tr.eval_primitive(prim, vals, params)
-        nodes = self.main.payload.nodes
-        if kind == _DERIVED:
-            v0 = vals[pos[0]]
+        if derived and consts:
+            # rule 2 also needs the other operands of that shape, or scalars
+            for v in vals:
+                s = v._value.shape if type(v) is Array else getattr(v, "shape", ())
+                if s != s0 and s != ():
+                    derived = False
+                    break
+        tape = self.main.payload
+        if derived:
+            out = _eval_same_type(prim, vals, params)
             o = out._value if type(out) is Array else out
             if o.dtype.kind not in "fc":
                 return out
-            if o.shape != v0.shape or o.dtype != v0.dtype:
-                # operands were checked against each other; the output must match too
+            if o.shape != s0 or o.dtype != d0:
+                # the output must have the operands' type too (else: the general rule)
                 res, out_idx = self._wrap(prim, out)
-                nodes.append((_GENERAL,) + _general_node(prim, vals, pos, ins, params,
-                                                         out_idx))
+                tape.nodes.append((_GENERAL,) + _general_node(prim, vals, pos, ins, params,
+                                                              out_idx))
                 return res
-            res = self._new(out)
-            nodes.append((_DERIVED, f0, fns[1], vals, out if fns[1] else None, params,
-                          pos, ins, res.idx))
-            return res
+            if type(out) is not Array:
+                out = Array(out)
+            j = tape.count
+            tape.count = j + 1
+            tape.nodes.append((_DERIVED, f0, fns[1], vals, out if fns[1] else None, params,
+                               pos, ins, j))
+            return TapeTracer(self, out, j)
+        if not info[1] or (prim.linear_args is not None and
+                           not all(i in prim.linear_args for i in pos)):
+            return self._general(prim, vals, pos, ins, params)
+        out = tr.eval_primitive(prim, vals, params)
         res, out_idx = self._wrap(prim, out)
         if out_idx is None or (prim.multiple_results and max(out_idx) < 0):
             return res
         avals = [_plain_aval(vals[i]) for i in pos]
         out_avals = [_plain_aval(o) for o in out] if prim.multiple_results else None
-        nodes.append((_TRANSPOSE, prim, vals, avals, out_avals, params, pos, ins, out_idx))
+        tape.nodes.append((_TRANSPOSE, prim, vals, avals, out_avals, params, pos, ins,
+                           out_idx))
         return res
 
     def _general(self, prim, vals, pos, ins, params):
@@ -200,32 +251,28 @@ def _rules_of(prim):
     return r
 
 
-def _choose_rule(prim, vals, pos, fns):
-    derived, transpose = _rules_of(prim)
-    if derived:
-        # rule 2 needs differentiated operands of one shape and dtype, the others of that
-        # shape or scalars; the output is checked after it is computed
-        v0 = vals[pos[0]]
-        v0 = v0._value if type(v0) is Array else v0
-        s0, d0 = v0.shape, v0.dtype
-        for v in vals:
-            v = v._value if type(v) is Array else v
-            s = getattr(v, "shape", ())
-            if s != s0 and s != ():
-                break
-        else:
-            for i in pos:
-                v = vals[i]
-                v = v._value if type(v) is Array else v
-                if v.dtype != d0 or v.shape != s0:
-                    break
-            else:
-                return _DERIVED
-    if transpose:
-        la = prim.linear_args
-        if la is None or all(i in la for i in pos):
-            return _TRANSPOSE
-    return _GENERAL
+def _eval_same_type(prim, vals, params):
+    """``eval_primitive`` for operands found to agree in shape (or be scalars): with no
+    weak types, a single dtype and no parameters the shape rule has
+    nothing to check, so the kernel runs directly."""
+    if params or tr._DEBUG[0]:
+        return tr.eval_primitive(prim, vals, params)
+    raws = []
+    d0 = None
+    for v in vals:
+        if type(v) is Array:
+            if v._weak:
+                return tr.eval_primitive(prim, vals, params)
+            v = v._value
+        d = getattr(v, "dtype", None)
+        if d0 is None:
+            d0 = d
+        elif d != d0 or d is None:
+            return tr.eval_primitive(prim, vals, params)
+        raws.append(v)
+    if d0 is None or d0.kind not in prim.lowering.get("kinds", "biufc"):
+        return tr.eval_primitive(prim, vals, params)
+    return Array(prim.impl(*raws))
 
 
 # ----------------------------------------------------------------------------- backward
@@ -249,7 +296,8 @@ def _backward(nodes, env):
                 if fn is None:
                     continue
                 c = fn(ct, ans, *vals, **params) if with_ans else fn(ct, *vals, **params)
-                env[slot] = _add(get(slot), c)
+                prev = get(slot)
+                env[slot] = c if prev is None else add_any_p.bind(prev, c)
         elif kind == _TRANSPOSE:
             _, prim, vals, avals, out_avals, params, pos, ins, out_idx = node
             if out_avals is not None:

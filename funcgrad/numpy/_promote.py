@@ -179,17 +179,16 @@ def _promote_fast(a, b, to_inexact):
         if tb is Array:
             return None
     if isinstance(a, Tracer):
-        aa = a.aval
+        da = a.dtype
         if isinstance(b, Tracer) or tb is Array:
-            ba = b.aval
-            if aa.dtype == ba.dtype and aa.shape == ba.shape and aa.weak_type == ba.weak_type and (
-                    not to_inexact or aa.dtype.kind in "fc"):
+            if da == b.dtype and a.shape == b.shape and a.weak_type == b.weak_type and (
+                    not to_inexact or da.kind in "fc"):
                 return [a, b]
             return None
-        k = aa.dtype.kind
+        k = da.kind
         if (tb is float and k in "fc") or (tb is int and k in "iufc" and (
                 not to_inexact or k in "fc")):
-            return [a, _scalar_operand(b, aa.dtype, aa.weak_type)]
+            return [a, _scalar_operand(b, da, a.weak_type)]
     return None
 
 

@@ -47,10 +47,9 @@ def _keep_weak(r, *args):
             elif a._value.dtype.kind in "fc":
                 return r      # a strong inexact operand makes the result strong
         elif isinstance(a, Tracer):
-            av = a.aval
-            if av.weak_type:
+            if a.weak_type:
                 weak_seen = True
-            elif av.dtype.kind in "fc":
+            elif a.dtype.kind in "fc":
                 return r
     if not weak_seen:
         return r              # strong operands give a strong result: nothing to restore
@@ -76,7 +75,7 @@ def _binary(name, lax_fn, inexact=False, doc=None):
 # --- arithmetic
 def _bool_or(fn, bool_fn):
     # NumPy: add/multiply of booleans are logical or/and
-    return lambda a, b: bool_fn(a, b) if get_aval(a).dtype == np.bool_ else fn(a, b)
+    return lambda a, b: bool_fn(a, b) if a.dtype == np.bool_ else fn(a, b)
 
 
 add = _binary("add", _bool_or(lax.add, lax.bitwise_or))
