@@ -51,6 +51,15 @@ Where the streams differ from JAX:
   ``uniform`` with a range other than ``[0, 1)`` rounds ``u*(max-min)+min`` twice
   where XLA fuses it (an ulp).  The float64 streams of bits, ``uniform`` on [0, 1),
   ``randint``, ``split``... are bit-exact.
+* ``gamma``, ``loggamma``, ``beta``, ``dirichlet``, ``chisquare``, ``t`` and ``poisson``
+  follow JAX's algorithms (Marsaglia-Tsang with the ``a < 1`` boost; beta and dirichlet
+  from log-gamma draws; Knuth's method below ``lam = 10`` and Hörmann's transformed
+  rejection above it for poisson) and JAX's signatures, shapes and special values, but
+  **not its streams**: JAX draws each element with its own split key in a per-element
+  loop, funcgrad runs one vectorised rejection loop over the batch (and does the
+  arithmetic in float64), so the same key gives other, equally distributed, numbers.
+  Gradients with respect to ``a``/``alpha``/``df`` use implicit reparameterisation as in
+  JAX (``dx/da = -(dP(a, x)/da) / p(x; a)``).
 * Explicit ``dtype=float64`` is honoured without ``enable_x64`` (JAX would silently
   give float32), following funcgrad's "NumPy dtypes are kept" rule.
 * Results computed on a GPU by JAX use other ``log``/``erf_inv`` kernels (JAX itself
@@ -84,7 +93,8 @@ from .lax.random_bits import threefry2x32_p as _threefry2x32_p
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
            "truncated_normal", "bernoulli", "categorical", "randint", "permutation",
            "choice", "gumbel", "exponential", "laplace", "logistic", "rademacher",
-           "key_data"]
+           "key_data", "gamma", "loggamma", "beta", "dirichlet", "chisquare", "t",
+           "poisson"]
 
 _U32 = np.dtype(np.uint32)
 
@@ -910,3 +920,484 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     out_shape = shape if aval.ndim == 0 else (aval.shape[:axis] + tuple(shape)
                                               + aval.shape[axis + 1:])
     return fnp.reshape(result, out_shape)
+
+
+# ----------------------------------------------------------------------------- gamma family
+# gamma, loggamma, beta, dirichlet, chisquare, t and poisson use rejection samplers (a
+# ``lax.while_loop`` over the whole batch with a per-element "accepted" mask; every round
+# draws fresh normals/uniforms for all elements from a key split off the loop's key, and
+# accepted elements keep their value).  Element ``i`` therefore depends only on the key,
+# its parameter and its flat position, so ``vmap`` over keys or parameters gives the same
+# numbers as a Python loop.  The arithmetic runs in float64 (the random draws are float32
+# for float16/float32 results) and the result is rounded to ``dtype`` once.  These streams
+# are *not* JAX's (JAX draws per element with its own key splitting).
+
+def _dist_param(v, dtype, name, what):
+    """A real distribution parameter converted to ``dtype`` (complex ones are refused,
+    as JAX refuses unsafe casts)."""
+    if isinstance(v, complex) or (not isinstance(v, (bool, int, float)) and not _is_array(v)
+                                  and not isinstance(v, (list, tuple))):
+        raise TypeError(f"random.{name}: {what} must be a real number or array, got "
+                        f"{type(v).__name__}")
+    if not isinstance(v, (bool, int, float)):
+        v = fnp.asarray(v)
+        kind = get_aval(v).dtype.kind
+        if kind not in "biuf":
+            raise TypeError(f"random.{name}: cannot safely cast {what} of dtype "
+                            f"{get_aval(v).dtype.name} to {np.dtype(dtype).name}; {what} "
+                            "must be real")
+    return _param(v, dtype, name)
+
+
+def _dist_shape(name, shape, *params):
+    """``shape`` checked against the parameter shapes, or their broadcast if None."""
+    if shape is None:
+        pshapes = [get_aval(p).shape for p in params]
+        try:
+            return tuple(np.broadcast_shapes(*pshapes))
+        except ValueError:
+            raise ValueError(f"random.{name}: parameter shapes "
+                             f"{', '.join(str(s) for s in pshapes)} do not broadcast "
+                             "together") from None
+    shape = _shape(shape, name)
+    _check_param_shapes(name, shape, *params)
+    return shape
+
+
+def _bcast(v, shape):
+    return v if get_aval(v).shape == tuple(shape) else fnp.broadcast_to(v, shape)
+
+
+def _draw_dtype(dtype):
+    """Dtype of the random draws: float32 for results of at most 32 bits, else float64."""
+    return _F32 if np.dtype(dtype).itemsize <= 4 else _F64
+
+
+def _c64(v):
+    return np.float64(v)
+
+
+def _split_n(key, n):
+    ks = split(key, n)
+    return [lax.index_in_dim(ks, i, 0, False) for i in range(n)]
+
+
+def _gamma_impl(key, a, log_space, draw):
+    """Marsaglia-Tsang gamma samples for float64 ``a`` (any shape); the sample, or its
+    log with ``log_space``.  ``a < 1`` is boosted: Gamma(a) = Gamma(a + 1) * U**(1/a)."""
+    shape = get_aval(a).shape
+    one = _c64(1.0)
+    valid = fnp.logical_and(lax.gt(a, _c64(0)), lax.lt(a, _c64(np.inf)))
+    boost = fnp.logical_and(valid, lax.lt(a, one))
+    alpha = lax.select(boost, lax.add(a, one), a)
+    alpha = lax.select(valid, alpha, lax.full(shape, 1.0, _F64))
+    d = lax.sub(alpha, _c64(1 / 3))
+    c = lax.div(_c64(1 / 3), lax.sqrt(d))
+    k_loop, k_boost = _split_n(key, 2)
+
+    def cond(state):
+        return fnp.any(lax.bitwise_not(state[2]))
+
+    def body(state):
+        k, V, acc = state
+        k, kx, ku = _split_n(k, 3)
+        x = _f64(_normal_real(kx, shape, draw))
+        u = lax.sub(one, _f64(_uniform01(ku, shape, draw)))         # in (0, 1]
+        v = lax.add(one, lax.mul(c, x))
+        pos = lax.gt(v, _c64(0))
+        v = lax.select(pos, v, lax.full(shape, 1.0, _F64))
+        v3 = lax.mul(lax.mul(v, v), v)
+        x2 = lax.mul(x, x)
+        squeeze = lax.lt(u, lax.sub(one, lax.mul(_c64(0.0331), lax.mul(x2, x2))))
+        bound = lax.add(lax.mul(_c64(0.5), x2),
+                        lax.mul(d, lax.add(lax.sub(one, v3),
+                                           lax.mul(_c64(3.0), lax.log(v)))))
+        ok = fnp.logical_and(pos, fnp.logical_or(squeeze, lax.lt(lax.log(u), bound)))
+        V = lax.select(fnp.logical_and(ok, lax.bitwise_not(acc)), v3, V)
+        return k, V, fnp.logical_or(acc, ok)
+
+    init = (k_loop, lax.full(shape, 1.0, _F64), lax.bitwise_not(valid))
+    _, V, _ = lax.while_loop(cond, body, init)
+    ub = lax.sub(one, _f64(_uniform01(k_boost, shape, draw)))        # in (0, 1]
+    a_safe = lax.select(valid, a, lax.full(shape, 1.0, _F64))
+    if log_space:
+        out = lax.add(lax.log(d), lax.log(V))
+        out = lax.select(boost, lax.add(out, lax.div(lax.log(ub), a_safe)), out)
+    else:
+        out = lax.mul(d, V)
+        out = lax.select(boost, lax.mul(out, lax.pow(ub, lax.div(one, a_safe))), out)
+    # a == 0 -> 0 (-inf in log space), a == inf -> inf, a < 0 or nan -> nan (as JAX)
+    special = lax.select(lax.eq(a, _c64(0)),
+                         lax.full(shape, -np.inf if log_space else 0.0, _F64),
+                         lax.full(shape, np.inf, _F64))
+    bad = lax.bitwise_not(lax.ge(a, _c64(0)))
+    special = lax.select(bad, lax.full(shape, np.nan, _F64), special)
+    return lax.select(valid, out, special)
+
+
+def _dlogx_da(a, logx):
+    """``d log(x) / d a`` of a Gamma(a) sample ``x`` at a fixed value of its CDF
+    ``P(a, x)`` (implicit reparameterisation: ``dx/da = -(dP/da) / p(x; a)``), float64.
+
+    ``x < a + 1``: the series ``P = x**a e**-x / Gamma(a+1) * sum_n x**n / (a+1)...(a+n)``
+    differentiated term by term; ``x >= a + 1``: Legendre's continued fraction for
+    ``Q = 1 - P`` differentiated along Lentz's recurrence; ``a >= 1000``: the derivative
+    of the Wilson-Hilferty approximation ``P ~ Phi(3 sqrt(a) ((x/a)**(1/3) - 1 + 1/(9a)))``
+    (relative error about 1e-6 at a = 1000, decreasing like 1/a**2).  Each loop freezes
+    an element once it has converged."""
+    shape = get_aval(a).shape
+    full = lambda v: lax.full(shape, v, _F64)
+    one = _c64(1.0)
+    ok = fnp.logical_and(fnp.logical_and(lax.gt(a, _c64(0)), lax.lt(a, _c64(np.inf))),
+                         fnp.isfinite(logx))
+    a = lax.select(ok, a, full(1.0))
+    logx = lax.select(ok, logx, full(0.0))
+    x = lax.exp(logx)
+    wh = lax.ge(a, _c64(1000.0))
+    use_cf = fnp.logical_and(lax.bitwise_not(wh), lax.ge(x, lax.add(a, one)))
+    use_se = fnp.logical_and(lax.bitwise_not(wh), lax.bitwise_not(use_cf))
+
+    # series (x < a + 1): t_n = t_{n-1} x / (a + n), S = sum t_n, S' = dS/da
+    a_s = lax.select(use_se, a, full(1.0))
+    x_s = lax.select(use_se, x, full(0.5))
+
+    def se_body(st):
+        n, t, h, S, Sp, done = st
+        n = lax.add(n, one)
+        apn = lax.add(a_s, n)
+        t2 = lax.mul(t, lax.div(x_s, apn))
+        h2 = lax.add(h, lax.div(one, apn))
+        S2 = lax.add(S, t2)
+        Sp2 = lax.sub(Sp, lax.mul(t2, h2))
+        keep = lambda old, new: lax.select(done, old, new)
+        done2 = fnp.logical_or(done, lax.le(t2, lax.mul(_c64(1e-17), S2)))
+        return n, keep(t, t2), keep(h, h2), keep(S, S2), keep(Sp, Sp2), done2
+
+    se_cond = lambda st: fnp.logical_and(fnp.any(lax.bitwise_not(st[5])),
+                                         lax.lt(st[0], _c64(5000)))
+    _, _, _, S, Sp, _ = lax.while_loop(se_cond, se_body, (
+        _c64(0), full(1.0), full(0.0), full(1.0), full(0.0), lax.bitwise_not(use_se)))
+    g_se = lax.neg(lax.div(lax.add(lax.mul(S, lax.sub(logx, lax.digamma(lax.add(a, one)))),
+                                   Sp), a))
+
+    # continued fraction (x >= a + 1), modified Lentz with forward-mode derivatives in a
+    a_c = lax.select(use_cf, a, full(1.0))
+    x_c = lax.select(use_cf, x, full(3.0))
+    b0 = lax.sub(lax.add(x_c, one), a_c)
+    tiny = _c64(1e-300)
+
+    def cf_body(st):
+        i, b, c, dc, d, dd, h, dh, done = st
+        i = lax.add(i, one)
+        an = lax.mul(lax.neg(i), lax.sub(i, a_c))
+        dan = i
+        b2 = lax.add(b, _c64(2.0))
+        D = lax.add(lax.mul(an, d), b2)
+        dD = lax.sub(lax.add(lax.mul(dan, d), lax.mul(an, dd)), one)
+        D = lax.select(lax.lt(lax.abs(D), tiny), full(1e-300), D)
+        C = lax.add(b2, lax.div(an, c))
+        dC = lax.sub(lax.sub(lax.div(dan, c), lax.mul(lax.div(an, c), lax.div(dc, c))), one)
+        C = lax.select(lax.lt(lax.abs(C), tiny), full(1e-300), C)
+        d2 = lax.div(one, D)
+        dd2 = lax.neg(lax.mul(dD, lax.mul(d2, d2)))
+        de = lax.mul(d2, C)
+        dde = lax.add(lax.mul(dd2, C), lax.mul(d2, dC))
+        h2 = lax.mul(h, de)
+        dh2 = lax.add(lax.mul(dh, de), lax.mul(h, dde))
+        keep = lambda old, new: lax.select(done, old, new)
+        # the value may converge (even terminate, for integer a) before its derivative
+        conv = fnp.logical_and(
+            lax.lt(lax.abs(lax.sub(de, one)), _c64(1e-15)),
+            lax.le(lax.abs(lax.mul(h, dde)), lax.mul(_c64(1e-15), lax.abs(dh2))))
+        done2 = fnp.logical_or(done, conv)
+        return (i, keep(b, b2), keep(c, C), keep(dc, dC), keep(d, d2), keep(dd, dd2),
+                keep(h, h2), keep(dh, dh2), done2)
+
+    cf_cond = lambda st: fnp.logical_and(fnp.any(lax.bitwise_not(st[8])),
+                                         lax.lt(st[0], _c64(5000)))
+    d0 = lax.div(one, b0)
+    dd0 = lax.mul(d0, d0)
+    st = lax.while_loop(cf_cond, cf_body, (
+        _c64(0), b0, full(1e300), full(0.0), d0, dd0, d0, dd0, lax.bitwise_not(use_cf)))
+    F, dF = st[6], st[7]
+    g_cf = lax.add(lax.mul(F, lax.sub(logx, lax.digamma(a))), dF)
+
+    # Wilson-Hilferty (a >= 200)
+    r = lax.exp(lax.div(lax.sub(logx, lax.log(a)), _c64(3.0)))
+    g_wh = lax.neg(lax.div(lax.sub(lax.sub(lax.mul(_c64(0.5), r), _c64(1.5)),
+                                   lax.div(one, lax.mul(_c64(6.0), a))), lax.mul(a, r)))
+    g = lax.select(wh, g_wh, lax.select(use_cf, g_cf, g_se))
+    return lax.select(ok, g, full(0.0))
+
+
+def _gamma_core(key, a, log_space, draw):
+    return _gamma_impl(key, a, log_space, draw)
+
+
+_gamma_core = custom_jvp(_gamma_core, nondiff_argnums=(2, 3))
+
+
+@_gamma_core.defjvp
+def _gamma_core_jvp(log_space, draw, primals, tangents):
+    key, a = primals
+    ta = tangents[1]
+    out = _gamma_core(key, a, log_space, draw)
+    if log_space:
+        dout = _dlogx_da(a, out)
+    else:
+        pos = lax.gt(out, _c64(0))
+        safe = lax.select(pos, out, lax.full(get_aval(out).shape, 1.0, _F64))
+        g = _dlogx_da(a, lax.log(safe))
+        dout = lax.select(pos, lax.mul(out, g), lax.full(get_aval(out).shape, 0.0, _F64))
+    return out, lax.mul(ta, dout)
+
+
+def _gamma(key, a, shape, dtype, log_space):
+    """Gamma samples (or their logs) of ``dtype`` and ``shape`` for a parameter ``a``
+    already converted to ``dtype`` and broadcast-compatible with ``shape``."""
+    a64 = _f64(_bcast(a, shape))
+    out = _gamma_core(key, a64, bool(log_space), _draw_dtype(dtype))
+    return lax.convert_element_type(out, dtype)
+
+
+def gamma(key, a, shape=None, dtype=None):
+    """Standard gamma samples (density ``x**(a-1) exp(-x) / Gamma(a)``, ``a > 0``).
+
+    ``a`` may be an array broadcasting to ``shape`` (default: ``a``'s shape).  Divide by a
+    rate (or multiply by a scale) for other gamma distributions.  Marsaglia-Tsang
+    rejection sampling (``a < 1`` via ``Gamma(a + 1) * U**(1/a)``), vectorised as one
+    ``lax.while_loop`` with a per-element accepted mask; works eagerly, under ``jit`` and
+    ``vmap``.  Samples are differentiable in ``a`` by implicit reparameterisation (as
+    JAX): ``dx/da = -(dP(a, x)/da) / p(x; a)`` with the CDF derivative from its series /
+    continued fraction.  ``a == 0`` gives 0, ``a < 0`` or NaN gives NaN.  The stream is
+    not JAX's (same distribution, other numbers).
+
+    >>> x = random.gamma(random.key(0), 2.0, (1000,))
+    >>> x.shape, bool((x > 0).all()), abs(float(x.mean()) - 2.0) < 0.2
+    ((1000,), True, True)
+    >>> mean_x = lambda a: fnp.mean(random.gamma(random.key(0), a, (1000,)))
+    >>> round(float(fg.grad(mean_x)(2.0)), 2)      # d E[x] / d a = 1
+    1.01
+    """
+    key = _check_key("gamma", key)
+    dtype = _float_dtype(dtype, "gamma")
+    a = _dist_param(a, dtype, "gamma", "a")
+    shape = _dist_shape("gamma", shape, a)
+    return _gamma(key, a, shape, dtype, False)
+
+
+def loggamma(key, a, shape=None, dtype=None):
+    """Logarithms of standard gamma samples, computed in log space.
+
+    ``exp(loggamma(key, a))`` equals ``gamma(key, a)`` (up to rounding), but for small
+    ``a`` (where gamma samples underflow to 0) the logs stay finite and accurate.
+    Differentiable in ``a`` like ``gamma``; not JAX's stream.
+
+    >>> lx = random.loggamma(random.key(0), 1e-3, (3,))
+    >>> bool(fnp.isfinite(lx).all())
+    True
+    """
+    key = _check_key("loggamma", key)
+    dtype = _float_dtype(dtype, "loggamma")
+    a = _dist_param(a, dtype, "loggamma", "a")
+    shape = _dist_shape("loggamma", shape, a)
+    return _gamma(key, a, shape, dtype, True)
+
+
+def beta(key, a, b, shape=None, dtype=None):
+    """Beta(``a``, ``b``) samples in [0, 1] (density ``∝ x**(a-1) (1-x)**(b-1)``).
+
+    Computed as ``Ga / (Ga + Gb)`` from two independent log-gamma draws (in log space,
+    as JAX, so that small ``a``/``b`` do not give 0/0).  ``shape`` defaults to the
+    broadcast shape of ``a`` and ``b``; differentiable in both.  Not JAX's stream.
+
+    >>> x = random.beta(random.key(0), 2.0, fnp.array([1.0, 5.0]), (500, 2))
+    >>> bool(((x >= 0) & (x <= 1)).all()), x.shape
+    (True, (500, 2))
+    """
+    key = _check_key("beta", key)
+    dtype = _float_dtype(dtype, "beta")
+    a = _dist_param(a, dtype, "beta", "a")
+    b = _dist_param(b, dtype, "beta", "b")
+    shape = _dist_shape("beta", shape, a, b)
+    ka, kb = _split_n(key, 2)
+    la = _gamma(ka, a, shape, dtype, True)
+    lb = _gamma(kb, b, shape, dtype, True)
+    m = lax.stop_gradient(lax.max(la, lb))
+    ea = lax.exp(lax.sub(la, m))
+    eb = lax.exp(lax.sub(lb, m))
+    return lax.div(ea, lax.add(ea, eb))
+
+
+def dirichlet(key, alpha, shape=None, dtype=None):
+    """Dirichlet(``alpha``) samples: vectors along the last axis, positive, summing to 1.
+
+    ``alpha`` has shape ``(..., k)``; the result has shape ``shape + (k,)`` where
+    ``shape`` (default ``alpha.shape[:-1]``) must be broadcast-compatible with
+    ``alpha.shape[:-1]``.  A softmax of log-gamma draws (as JAX); differentiable in
+    ``alpha``.  Not JAX's stream.
+
+    >>> x = random.dirichlet(random.key(0), fnp.array([1.0, 2.0, 3.0]), (4,))
+    >>> x.shape, bool(fnp.allclose(x.sum(-1), 1.0))
+    ((4, 3), True)
+    """
+    key = _check_key("dirichlet", key)
+    dtype = _float_dtype(dtype, "dirichlet")
+    alpha = _dist_param(alpha, dtype, "dirichlet", "alpha")
+    ashape = get_aval(alpha).shape
+    if len(ashape) < 1:
+        raise ValueError("random.dirichlet: alpha must have at least one dimension (the "
+                         f"categories, shape (..., k)), got alpha.ndim == {len(ashape)}")
+    if shape is None:
+        shape = ashape[:-1]
+    else:
+        shape = _shape(shape, "dirichlet")
+        try:
+            ok = tuple(np.broadcast_shapes(shape, ashape[:-1])) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"random.dirichlet: shape {shape} must be broadcast-"
+                             f"compatible with alpha's batch shape {ashape[:-1]} (alpha.shape "
+                             f"{ashape} without its last axis) and equal their broadcast")
+    lg = _gamma(key, alpha, tuple(shape) + ashape[-1:], dtype, True)
+    m = lax.stop_gradient(fnp.max(lg, axis=-1, keepdims=True))
+    e = lax.exp(lax.sub(lg, fnp.broadcast_to(m, get_aval(lg).shape)))
+    return fnp.divide(e, fnp.sum(e, axis=-1, keepdims=True))
+
+
+def chisquare(key, df, shape=None, dtype=None):
+    """Chi-square samples with ``df`` degrees of freedom (``2 * Gamma(df / 2)``).
+
+    ``shape`` defaults to ``df``'s shape; differentiable in ``df``.  Not JAX's stream.
+
+    >>> x = random.chisquare(random.key(0), 3.0, (2000,))
+    >>> abs(float(x.mean()) - 3.0) < 0.3
+    True
+    """
+    key = _check_key("chisquare", key)
+    dtype = _float_dtype(dtype, "chisquare")
+    df = _dist_param(df, dtype, "chisquare", "df")
+    shape = _dist_shape("chisquare", shape, df)
+    half = fnp.divide(df, _const(2.0, dtype)) if _is_array(df) else _const(df / 2, dtype)
+    lg = _gamma(key, half, shape, dtype, True)
+    return lax.mul(lax.exp(lg), _const(2.0, dtype))
+
+
+def t(key, df, shape=None, dtype=None):
+    """Student's t samples with ``df`` degrees of freedom (``n * sqrt(df/2 / g)`` with
+    ``n`` standard normal and ``g ~ Gamma(df/2)``, as JAX).
+
+    ``shape`` defaults to ``df``'s shape (JAX's current signature); differentiable in
+    ``df``.  Not JAX's stream.
+
+    >>> random.t(random.key(0), 5.0, (2, 3)).shape
+    (2, 3)
+    """
+    key = _check_key("t", key)
+    dtype = _float_dtype(dtype, "t")
+    df = _dist_param(df, dtype, "t", "df")
+    shape = _dist_shape("t", shape, df)
+    kn, kg = _split_n(key, 2)
+    n = _normal_real(kn, shape, dtype)
+    half = fnp.divide(df, _const(2.0, dtype)) if _is_array(df) else _const(df / 2, dtype)
+    g = _gamma(kg, half, shape, dtype, False)
+    return lax.mul(n, lax.sqrt(lax.div(_bcast(fnp.asarray(half), shape), g)))
+
+
+def _poisson_knuth(key, lam, shape, draw):
+    """Knuth: count uniforms until their product drops below ``exp(-lam)``, minus one."""
+    one = _c64(1.0)
+    neg_lam = lax.neg(lam)
+
+    def cond(st):
+        return fnp.any(lax.gt(st[2], neg_lam))
+
+    def body(st):
+        k, cnt, logp = st
+        k, sub = _split_n(k, 2)
+        active = lax.gt(logp, neg_lam)
+        u = lax.sub(one, _f64(_uniform01(sub, shape, draw)))        # in (0, 1]
+        cnt = lax.select(active, lax.add(cnt, one), cnt)
+        logp = lax.select(active, lax.add(logp, lax.log(u)), logp)
+        return k, cnt, logp
+
+    _, cnt, _ = lax.while_loop(cond, body, (key, lax.full(shape, 0.0, _F64),
+                                            lax.full(shape, 0.0, _F64)))
+    return lax.sub(cnt, one)
+
+
+def _poisson_rejection(key, lam, shape, draw):
+    """Hörmann's transformed rejection (PTRS) for ``lam >= 10``, as JAX/TensorFlow."""
+    c = _c64
+    full = lambda v: lax.full(shape, v, _F64)
+    log_lam = lax.log(lam)
+    b = lax.add(c(0.931), lax.mul(c(2.53), lax.sqrt(lam)))
+    a = lax.add(c(-0.059), lax.mul(c(0.02483), b))
+    inv_alpha = lax.add(c(1.1239), lax.div(c(1.1328), lax.sub(b, c(3.4))))
+    v_r = lax.sub(c(0.9277), lax.div(c(3.6224), lax.sub(b, c(2.0))))
+
+    def cond(st):
+        return fnp.any(lax.bitwise_not(st[2]))
+
+    def body(st):
+        key, k_out, acc = st
+        key, k0, k1 = _split_n(key, 3)
+        u = lax.sub(_f64(_uniform01(k0, shape, draw)), c(0.5))
+        v = lax.sub(c(1.0), _f64(_uniform01(k1, shape, draw)))      # in (0, 1]
+        us = lax.sub(c(0.5), lax.abs(u))
+        us_ok = lax.gt(us, c(0.0))
+        us = lax.select(us_ok, us, full(0.5))
+        k = lax.floor(lax.add(lax.mul(lax.add(lax.div(lax.mul(c(2.0), a), us), b), u),
+                              lax.add(lam, c(0.43))))
+        s = lax.log(lax.div(lax.mul(v, inv_alpha), lax.add(lax.div(a, lax.mul(us, us)), b)))
+        k_safe = lax.select(lax.ge(k, c(0.0)), k, full(0.0))
+        tt = lax.sub(lax.add(lax.neg(lam), lax.mul(k_safe, log_lam)),
+                     lax.lgamma(lax.add(k_safe, c(1.0))))
+        accept1 = fnp.logical_and(lax.ge(us, c(0.07)), lax.le(v, v_r))
+        reject = fnp.logical_or(lax.lt(k, c(0.0)),
+                                fnp.logical_and(lax.lt(us, c(0.013)), lax.gt(v, us)))
+        ok = fnp.logical_or(accept1,
+                            fnp.logical_and(lax.bitwise_not(reject), lax.le(s, tt)))
+        ok = fnp.logical_and(ok, us_ok)
+        k_out = lax.select(fnp.logical_and(ok, lax.bitwise_not(acc)), k, k_out)
+        return key, k_out, fnp.logical_or(acc, ok)
+
+    init = (key, full(-1.0), lax.full(shape, False, np.bool_))
+    _, k, _ = lax.while_loop(cond, body, init)
+    return k
+
+
+def poisson(key, lam, shape=None, dtype=None):
+    """Poisson(``lam``) samples: non-negative integers (int32 by default).
+
+    ``lam`` may be an array broadcasting to ``shape`` (default: its shape); it is used in
+    float32 as JAX does.  Knuth's multiplication method for ``lam < 10``, Hörmann's
+    transformed rejection (PTRS) above, as JAX and NumPy.  ``lam == 0`` gives 0; a
+    negative, NaN or infinite ``lam`` gives -1.  Not JAX's stream.
+
+    >>> k = random.poisson(random.key(0), fnp.array([0.5, 3.0, 50.0]), (1000, 3))
+    >>> k.dtype, bool((k >= 0).all())
+    (dtype('int32'), True)
+    """
+    key = _check_key("poisson", key)
+    dt = dtypes.default_int_dtype() if dtype is None else dtypes.check_supported(
+        dtype, "random.poisson")
+    if dt.kind not in "iu":
+        raise ValueError(f"random.poisson: dtype must be an integer dtype, got {dt.name}")
+    lam = _dist_param(lam, _F32, "poisson", "lam")
+    shape = _dist_shape("poisson", shape, lam)
+    lam = _f64(fnp.broadcast_to(lam, shape))
+    full = lambda v: lax.full(shape, v, _F64)
+    valid = fnp.logical_and(lax.ge(lam, _c64(0)), lax.lt(lam, _c64(np.inf)))
+    knuth = fnp.logical_and(valid, lax.lt(lam, _c64(10.0)))
+    rej = fnp.logical_and(valid, lax.bitwise_not(knuth))
+    k1 = _poisson_knuth(key, lax.select(knuth, lam, full(0.0)), shape, _F32)
+    k2 = _poisson_rejection(key, lax.select(rej, lam, full(1e5)), shape, _F32)
+    k = lax.select(knuth, k1, k2)
+    k = lax.select(lax.eq(lam, _c64(0)), full(0.0), k)
+    k = lax.select(valid, k, full(-1.0))
+    k = lax.min(k, _c64(float(np.iinfo(dt).max)))
+    if dt.kind == "u":
+        k = lax.max(k, _c64(0.0))
+    return lax.convert_element_type(k, dt)
