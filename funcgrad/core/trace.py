@@ -256,6 +256,7 @@ def check_nans(prim_name, outs, source=None, phase=""):
 
 
 _Array = None  # set by array.py (avoids an import cycle)
+_ABSTRACT_CACHE = {}   # eval_primitive's memo of shape-rule results (bounded)
 
 
 def eval_primitive(prim, args, params):
@@ -296,6 +297,29 @@ def eval_primitive(prim, args, params):
             if _DEBUG[0]:
                 check_nans(prim.name, [res])
             return res
+    if not prim.elementwise and not prim.call_jaxpr_params and not _DEBUG[0]:
+        # shape ops, reductions, dots on eager Arrays: the shape rule's answer is remembered
+        # per (operand types, params); on a miss the general path below computes it
+        key = [prim, prim.abstract_eval]
+        vals = []
+        for a in args:
+            if type(a) is not Array:
+                break
+            v = a._value
+            vals.append(v)
+            key.append((v.shape, v.dtype, a._weak))
+        else:
+            if params:
+                key.append(tuple(params.items()))
+            try:
+                out_aval = _ABSTRACT_CACHE.get(tuple(key))
+            except TypeError:     # unhashable params
+                out_aval = None
+            if out_aval is not None:
+                out = prim.impl(*vals, **params)
+                if prim.multiple_results:
+                    return [Array(o, w.weak_type) for o, w in zip(out, out_aval)]
+                return Array(out, out_aval.weak_type)
     vals = []
     weak = False
     for a in args:
@@ -317,8 +341,36 @@ def eval_primitive(prim, args, params):
                 break
     out_aval = None
     if check:
-        avals = [x.aval if type(x) is Array else _aval_of_const(x) for x in args]
-        out_aval = prim.abstract_eval(*avals, **params)
+        # the shape rule depends only on the operands' (shape, dtype, weak type) and the
+        # params: remember its answers (successes only, so errors are raised every time)
+        key = None
+        if not prim.call_jaxpr_params:
+            key = [prim, prim.abstract_eval]
+            for a in args:
+                t = type(a)
+                if t is Array:
+                    v = a._value
+                    key.append((v.shape, v.dtype, a._weak))
+                elif t is np.ndarray or isinstance(a, np.generic):
+                    key.append((a.shape, a.dtype))
+                else:
+                    key = None
+                    break
+        if key is not None:
+            if params:
+                key.append(tuple(params.items()))
+            key = tuple(key)
+            try:
+                out_aval = _ABSTRACT_CACHE.get(key)
+            except TypeError:     # unhashable params
+                key = None
+        if out_aval is None:
+            avals = [x.aval if type(x) is Array else _aval_of_const(x) for x in args]
+            out_aval = prim.abstract_eval(*avals, **params)
+            if key is not None:
+                if len(_ABSTRACT_CACHE) >= 4096:
+                    _ABSTRACT_CACHE.clear()
+                _ABSTRACT_CACHE[key] = out_aval
     out = prim.impl(*vals, **params)
     if out_aval is not None:
         if prim.multiple_results:

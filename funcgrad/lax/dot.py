@@ -206,11 +206,23 @@ dot_general_p.test_spec = {"sample": _sample_dot_general}
 dot_general_p.lowering = {"kind": "dot"}
 
 
+_DN = {}   # dimension_numbers as given -> normalized (tuples of Python ints)
+
+
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """General tensor contraction (``jax.lax.dot_general``)."""
-    (lc, rc), (lb, rb) = dimension_numbers
-    dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
-          (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    try:
+        dn = _DN.get(dimension_numbers)
+    except TypeError:     # lists: not cached
+        dn = None
+    if dn is None:
+        (lc, rc), (lb, rb) = dimension_numbers
+        dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
+              (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+        if type(dimension_numbers) is tuple:
+            if len(_DN) >= 1024:
+                _DN.clear()
+            _DN[dimension_numbers] = dn
     pet = None if preferred_element_type is None else np.dtype(preferred_element_type)
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=None,
                               preferred_element_type=pet)

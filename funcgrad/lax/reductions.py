@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.abstract import ShapedArray
+from ..core.array import Array
 from ..core.primitive import Primitive
 from ..core.trace import get_aval
 from ..interpreters import ad
@@ -182,7 +183,25 @@ reduce_prod_p.jvp = _prod_jvp
 
 
 def _norm_axes(x, axes):
-    nd = get_aval(x).ndim
+    nd = x._value.ndim if type(x) is Array else get_aval(x).ndim
+    try:
+        key = (axes, nd)
+        r = _NORM_AXES.get(key)
+    except TypeError:     # a list: not cached
+        r = key = None
+    if r is None:
+        r = _norm_axes_uncached(nd, axes)
+        if key is not None:
+            if len(_NORM_AXES) >= 1024:
+                _NORM_AXES.clear()
+            _NORM_AXES[key] = r
+    return r
+
+
+_NORM_AXES = {}   # valid (axes, ndim) -> sorted canonical axes
+
+
+def _norm_axes_uncached(nd, axes):
     if axes is None:
         return tuple(range(nd))
     if isinstance(axes, int):

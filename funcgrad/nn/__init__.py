@@ -25,7 +25,8 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..core import dtypes
-from ..core.trace import get_aval
+from ..core.array import Array
+from ..core.trace import _state, get_aval
 from ..interpreters.custom import custom_jvp
 from ..numpy._promote import promote
 from . import initializers  # noqa: F401
@@ -50,7 +51,7 @@ def _num(x):
 
 def _c(v, x):
     """A scalar constant of ``x``'s dtype."""
-    return np.asarray(v, get_aval(x).dtype)[()]
+    return np.asarray(v, x._value.dtype if type(x) is Array else get_aval(x).dtype)[()]
 
 
 # ----------------------------------------------------------------------------- rectifiers
@@ -74,7 +75,10 @@ def relu(x):
     >>> nn.relu(fnp.array([-1.0, 0.0, 2.0]))
     Array([0., 0., 2.])
     """
-    return _relu(_num(x))
+    x = _num(x)
+    if type(x) is Array and _state.dynamic is None:
+        return _relu.fun(x)     # what the custom_jvp wrapper runs outside transformations
+    return _relu(x)
 
 
 @custom_jvp

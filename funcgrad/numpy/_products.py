@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from .. import lax
+from ..core.array import Array
 from ..core.trace import get_aval
+from ..lax.dot import dot_general_p as _dot_general_p
 from ._promote import asarray, promote
 
 
@@ -34,13 +36,29 @@ def _bool_via_int(fn):
     return wrapped
 
 
-@_bool_via_int
+_MM_DN = {1: (((0,), (0,)), ((), ())), 2: (((1,), (0,)), ((), ()))}
+
+
 def matmul(a, b, /):
     """Matrix product with NumPy's broadcasting of leading (batch) dimensions.
 
     >>> fnp.matmul(fnp.ones((2, 3)), fnp.ones((3, 4))).shape
     (2, 4)
     """
+    if type(a) is Array and type(b) is Array:
+        # the common eager case (1-d/2-d operands of one numeric dtype) goes straight to
+        # the dot_general the general path below would bind
+        va, vb = a._value, b._value
+        sa, sb = va.shape, vb.shape
+        if va.dtype == vb.dtype and va.dtype.kind in "iufc" and 0 < len(sa) <= 2 and \
+                0 < len(sb) <= 2 and sa[-1] == sb[0]:
+            return _dot_general_p.bind(a, b, dimension_numbers=_MM_DN[len(sa)],
+                                       precision=None, preferred_element_type=None)
+    return _matmul(a, b)
+
+
+@_bool_via_int
+def _matmul(a, b, /):
     a, b = _prep("matmul", a, b)
     aa, ba = get_aval(a), get_aval(b)
     if aa.ndim == 0 or ba.ndim == 0:

@@ -7,7 +7,7 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ..core.array import Array
-from ..core.trace import Tracer, get_aval
+from ..core.trace import Tracer, _state, get_aval
 
 _SCALARS = (bool, int, float, complex)
 
@@ -141,12 +141,30 @@ def broadcast_shapes(*shapes, where="funcgrad.numpy"):
 
 
 def broadcast_to_shape(x, shape):
-    a = get_aval(x)
-    if a.shape == shape:
+    xs = x._value.shape if type(x) is Array else get_aval(x).shape
+    if xs == shape:
         return x
     nd = len(shape)
-    dims = tuple(range(nd - a.ndim, nd))
+    dims = tuple(range(nd - len(xs), nd))
     return lax.broadcast_in_dim(x, shape, dims)
+
+
+def _broadcast_pair(a, b, sa, sb, name):
+    """Two operands of one type and different shapes, broadcast as ``promote`` does."""
+    shape = _BSHAPES.get((sa, sb))
+    if shape is None:
+        shape = broadcast_shapes(sa, sb, where=name)
+        if len(_BSHAPES) >= 1024:
+            _BSHAPES.clear()
+        _BSHAPES[(sa, sb)] = shape
+    if sa != shape and sa != ():
+        a = broadcast_to_shape(a, shape)
+    if sb != shape and sb != ():
+        b = broadcast_to_shape(b, shape)
+    return [a, b]
+
+
+_BSHAPES = {}   # broadcast_shapes results of compatible shape pairs (bounded)
 
 
 def _scalar_operand(v, dt, weak):
@@ -157,14 +175,24 @@ def _scalar_operand(v, dt, weak):
     return np.asarray(v, dt)[()]
 
 
-def _promote_fast(a, b, to_inexact):
-    """The common cases (equal-typed arrays; array with a Python scalar) without the lattice."""
+def _promote_fast(a, b, to_inexact, name="funcgrad.numpy"):
+    """The common cases (equal-typed arrays, broadcasting or not; array with a Python
+    scalar; an eager array with a NumPy scalar of its dtype) without the lattice."""
     ta, tb = type(a), type(b)
     if ta is Array:
         va = a._value
         if tb is Array:
             vb = b._value
-            if va.dtype == vb.dtype and va.shape == vb.shape and a._weak == b._weak and (
+            if va.dtype == vb.dtype and a._weak == b._weak and (
+                    not to_inexact or va.dtype.kind in "fc"):
+                sa, sb = va.shape, vb.shape
+                if sa == sb:
+                    return [a, b]
+                return _broadcast_pair(a, b, sa, sb, name)
+            return None
+        if isinstance(b, np.generic):
+            # eager only: traced (or staged) operands keep the general path's 0-d constant
+            if b.dtype == va.dtype and not a._weak and _state.dynamic is None and (
                     not to_inexact or va.dtype.kind in "fc"):
                 return [a, b]
             return None
@@ -173,29 +201,34 @@ def _promote_fast(a, b, to_inexact):
             return [a, _scalar_operand(b, va.dtype, a._weak)]
         return None
     if tb is Array or isinstance(b, Tracer):
-        if ta is float or ta is int:
-            r = _promote_fast(b, a, to_inexact)
+        if ta is float or ta is int or (tb is Array and isinstance(a, np.generic)):
+            r = _promote_fast(b, a, to_inexact, name)
             return None if r is None else [r[1], r[0]]
         if tb is Array:
             return None
     if isinstance(a, Tracer):
-        da = a.dtype
+        aa = a.aval
+        da = aa.dtype
         if isinstance(b, Tracer) or tb is Array:
-            if da == b.dtype and a.shape == b.shape and a.weak_type == b.weak_type and (
+            ba = b.aval
+            if da == ba.dtype and aa.weak_type == ba.weak_type and (
                     not to_inexact or da.kind in "fc"):
-                return [a, b]
+                sa, sb = aa.shape, ba.shape
+                if sa == sb:
+                    return [a, b]
+                return _broadcast_pair(a, b, sa, sb, name)
             return None
         k = da.kind
         if (tb is float and k in "fc") or (tb is int and k in "iufc" and (
                 not to_inexact or k in "fc")):
-            return [a, _scalar_operand(b, da, a.weak_type)]
+            return [a, _scalar_operand(b, da, aa.weak_type)]
     return None
 
 
 def promote(name, *args, to_inexact=False):
     """Convert ``args`` to one dtype and one shape (scalars stay scalars)."""
     if len(args) == 2:
-        r = _promote_fast(args[0], args[1], to_inexact)
+        r = _promote_fast(args[0], args[1], to_inexact, name)
         if r is not None:
             return r
     dt, weak = result_dtype(*args)

@@ -8,11 +8,38 @@ import numpy as np
 
 from .. import lax
 from ..core import dtypes
+from ..core.array import Array
 from ..core.trace import get_aval
 from ._promote import asarray, scalar_like
 
 
 def _axes(axis, ndim, where):
+    try:
+        key = (axis, ndim, where)
+        r = _AXES.get(key)
+    except TypeError:     # a list, an array: not cached
+        r = key = None
+    if r is None:
+        r = _axes_uncached(axis, ndim, where)
+        if key is not None:
+            if len(_AXES) >= 1024:
+                _AXES.clear()
+            _AXES[key] = r
+    return r
+
+
+_AXES = {}   # _axes results of valid (axis, ndim, where): errors are raised every time
+
+
+def _shape_dtype(x):
+    if type(x) is Array:
+        v = x._value
+        return v.shape, v.dtype
+    a = get_aval(x)
+    return a.shape, a.dtype
+
+
+def _axes_uncached(axis, ndim, where):
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (list, tuple)):
@@ -72,26 +99,30 @@ def _masked(x, where, fill, name):
 
 def _count(x, axis, keepdims, where, name):
     """Number of elements reduced (an int, or an array with a where= mask)."""
-    av = get_aval(x)
     if where is None:
-        return int(np.prod([av.shape[i] for i in _axes(axis, av.ndim, name)], dtype=np.int64))
+        shape = _shape_dtype(x)[0]
+        n = 1
+        for i in _axes(axis, len(shape), name):
+            n *= shape[i]
+        return n
+    av = get_aval(x)
     ones = lax.full(av.shape, 1, av.dtype)
     return sum(_masked(ones, where, 0, name), axis, keepdims=keepdims)
 
 
 def _reduce(name, lax_fn, x, axis, keepdims, dtype=None, promote_int=False, where=None):
     x = asarray(x, where=f"fnp.{name}")
-    a = get_aval(x)
-    axes = _axes(axis, a.ndim, f"fnp.{name}")
+    shape, dt0 = _shape_dtype(x)
+    axes = _axes(axis, len(shape), f"fnp.{name}")
     if dtype is not None:
         from ._promote import dtype_arg
         x = lax.convert_element_type(x, dtype_arg(dtype, f"fnp.{name}"))
-    elif promote_int:
-        dt = _sum_dtype(a.dtype)
-        if dt != a.dtype:
+    elif promote_int and dt0.kind in "biu":
+        dt = _sum_dtype(dt0)
+        if dt != dt0:
             x = lax.convert_element_type(x, dt)
     r = lax_fn(x, axes) if axes else x
-    return _keepdims(r, a.shape, axes) if keepdims else r
+    return _keepdims(r, shape, axes) if keepdims else r
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
@@ -123,10 +154,10 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
 
 
 def _check_nonempty(x, axis, name):
-    a = get_aval(x)
-    for ax in _axes(axis, a.ndim, name):
-        if a.shape[ax] == 0:
-            raise ValueError(f"{name}: zero-size reduction along axis {ax} of shape {a.shape} "
+    shape = _shape_dtype(x)[0]
+    for ax in _axes(axis, len(shape), name):
+        if shape[ax] == 0:
+            raise ValueError(f"{name}: zero-size reduction along axis {ax} of shape {shape} "
                              "has no identity")
 
 
@@ -154,7 +185,9 @@ def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
             raise ValueError("fnp.max: reduction operation 'maximum' does not have an "
                              "identity, so to use a where mask one has to specify 'initial'")
         x = _masked(x, where, initial, "max")
-    e = _empty_with_initial(x, axis, keepdims, initial, "fnp.max")
+    # (without initial, _check_nonempty raises the same axis errors)
+    e = None if initial is None else _empty_with_initial(x, axis, keepdims, initial,
+                                                         "fnp.max")
     if e is not None:
         return e
     if initial is None:
@@ -178,7 +211,9 @@ def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
             raise ValueError("fnp.min: reduction operation 'minimum' does not have an "
                              "identity, so to use a where mask one has to specify 'initial'")
         x = _masked(x, where, initial, "min")
-    e = _empty_with_initial(x, axis, keepdims, initial, "fnp.min")
+    # (without initial, _check_nonempty raises the same axis errors)
+    e = None if initial is None else _empty_with_initial(x, axis, keepdims, initial,
+                                                         "fnp.min")
     if e is not None:
         return e
     if initial is None:
@@ -220,8 +255,7 @@ def any(a, axis=None, out=None, keepdims=False, where=None):
 
 
 def _inexact(x):
-    a = get_aval(x)
-    if a.dtype.kind in "fc":
+    if _shape_dtype(x)[1].kind in "fc":
         return x
     return lax.convert_element_type(x, dtypes.default_float_dtype())
 

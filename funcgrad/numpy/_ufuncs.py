@@ -6,8 +6,10 @@ import numpy as np
 from .. import lax
 from ..core import dtypes
 from ..core.array import Array
+from ..core import trace as _trace
 from ..core.trace import Tracer, _state, get_aval
-from ._promote import asarray, promote, result_dtype, scalar_like
+from ..lax import elementwise as _ew
+from ._promote import _BSHAPES, _broadcast_pair, asarray, promote, result_dtype, scalar_like
 
 
 def _unary(name, lax_fn, inexact=False, doc=None):
@@ -61,9 +63,63 @@ def _keep_weak(r, *args):
     return r
 
 
-def _binary(name, lax_fn, inexact=False, doc=None):
+_DEBUG = _trace._DEBUG
+_ufunc = np.ufunc
+
+
+def _eager_binary(prim, ufunc, name, x1, x2, inexact):
+    """``prim`` applied eagerly to a strong ``Array`` ``x1`` and an operand that needs no
+    type promotion (a strong ``Array`` of the same dtype, a Python scalar of the array's
+    kind, a NumPy scalar of its dtype): the primitive's own ufunc on the raw values, with
+    NumPy broadcasting in place of ``broadcast_in_dim`` views (the same values and dtype;
+    shapes are validated as ``promote`` does).  ``None`` when the general path is needed."""
+    if x1._weak or _DEBUG[0] or _state.dynamic is not None:
+        return None
+    va = x1._value
+    if type(va) is not np.ndarray:
+        return None
+    dt = va.dtype
+    k = dt.kind
+    if k == "b" or k not in prim.lowering["kinds"] or (inexact and k not in "fc"):
+        return None
+    if ufunc is None:
+        ufunc = prim.impl
+        if type(ufunc) is not _ufunc:
+            return None
+    t2 = type(x2)
+    if t2 is Array:
+        vb = x2._value
+        if x2._weak or type(vb) is not np.ndarray or vb.dtype != dt:
+            return None
+        sa, sb = va.shape, vb.shape
+        if sa != sb and _BSHAPES.get((sa, sb)) is None:
+            _broadcast_pair(x1, x2, sa, sb, name)    # validates (and caches) the shapes
+            return None
+        return Array(ufunc(va, vb))
+    if t2 is float:
+        if k not in "fc":
+            return None
+    elif t2 is int:
+        if k not in "iufc":
+            return None
+    elif isinstance(x2, np.generic):
+        if x2.dtype != dt:
+            return None
+        return Array(ufunc(va, x2))
+    else:
+        return None
+    return Array(ufunc(va, np.asarray(x2, dt)[()]))
+
+
+def _binary(name, lax_fn, inexact=False, doc=None, prim=None, ufunc=None):
+    where = f"fnp.{name}"
+
     def f(x1, x2, /):
-        a, b = promote(f"fnp.{name}", x1, x2, to_inexact=inexact)
+        if prim is not None and type(x1) is Array:
+            r = _eager_binary(prim, ufunc, where, x1, x2, inexact)
+            if r is not None:
+                return r
+        a, b = promote(where, x1, x2, to_inexact=inexact)
         return _keep_weak(lax_fn(a, b), x1, x2)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc or (f"Elementwise ``{name}`` with broadcasting and type promotion.\n\n"
@@ -78,22 +134,24 @@ def _bool_or(fn, bool_fn):
     return lambda a, b: bool_fn(a, b) if a.dtype == np.bool_ else fn(a, b)
 
 
-add = _binary("add", _bool_or(lax.add, lax.bitwise_or))
-subtract = _binary("subtract", lax.sub)
-multiply = _binary("multiply", _bool_or(lax.mul, lax.bitwise_and))
-true_divide = _binary("true_divide", lax.div, inexact=True)
+add = _binary("add", _bool_or(lax.add, lax.bitwise_or), prim=_ew.add_p)
+subtract = _binary("subtract", lax.sub, prim=_ew.sub_p)
+multiply = _binary("multiply", _bool_or(lax.mul, lax.bitwise_and), prim=_ew.mul_p)
+# div's kernel is np.true_divide for the floating dtypes (the only ones taken eagerly)
+true_divide = _binary("true_divide", lax.div, inexact=True, prim=_ew.div_p,
+                      ufunc=np.true_divide)
 divide = true_divide
 divide.__name__ = "divide"
-maximum = _binary("maximum", lax.max)
-minimum = _binary("minimum", lax.min)
+maximum = _binary("maximum", lax.max, prim=_ew.max_p)
+minimum = _binary("minimum", lax.min, prim=_ew.min_p)
 arctan2 = _binary("arctan2", lax.atan2, inexact=True)
 nextafter = _binary("nextafter", lax.nextafter, inexact=True)
-equal = _binary("equal", lax.eq)
-not_equal = _binary("not_equal", lax.ne)
-less = _binary("less", lax.lt)
-less_equal = _binary("less_equal", lax.le)
-greater = _binary("greater", lax.gt)
-greater_equal = _binary("greater_equal", lax.ge)
+equal = _binary("equal", lax.eq, prim=_ew.eq_p)
+not_equal = _binary("not_equal", lax.ne, prim=_ew.ne_p)
+less = _binary("less", lax.lt, prim=_ew.lt_p)
+less_equal = _binary("less_equal", lax.le, prim=_ew.le_p)
+greater = _binary("greater", lax.gt, prim=_ew.gt_p)
+greater_equal = _binary("greater_equal", lax.ge, prim=_ew.ge_p)
 bitwise_and = _binary("bitwise_and", lax.bitwise_and)
 bitwise_or = _binary("bitwise_or", lax.bitwise_or)
 bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor)
@@ -564,9 +622,12 @@ def where(condition, x=None, y=None, /):
     if x is None or y is None:
         raise TypeError("fnp.where takes one or three arguments")
     c = asarray(condition, where="fnp.where")
-    if get_aval(c).dtype != np.bool_:
+    if (c._value.dtype if type(c) is Array else get_aval(c).dtype) != np.bool_:
         c = not_equal(c, 0)
     a, b = promote("fnp.where", x, y)
+    if type(c) is Array and type(a) is Array and type(b) is Array and \
+            c._value.shape == a._value.shape == b._value.shape:
+        return lax.select(c, a, b)     # nothing to broadcast
     from ._promote import broadcast_shapes, broadcast_to_shape
     shape = broadcast_shapes(get_aval(c).shape, get_aval(a).shape, get_aval(b).shape,
                              where="fnp.where")
@@ -615,7 +676,7 @@ def _fast_binary(np_fn, slow):
         if type(b) is Array and type(a) is Array and _state.dynamic is None and not tr._DEBUG[0]:
             va, vb = a._value, b._value
             if va.dtype is vb.dtype and va.shape == vb.shape and not (a._weak or b._weak) \
-                    and type(va) is np.ndarray:
+                    and type(va) is np.ndarray and va.dtype.kind != "b":
                 return Array(np_fn(va, vb))
         return slow(a, b)
     return op
