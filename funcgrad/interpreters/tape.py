@@ -182,11 +182,8 @@ class TapeTrace(Trace):
             if o.dtype.kind not in "fc":
                 return out
             if o.shape != s0 or o.dtype != d0:
-                # the output must have the operands' type too (else: the general rule)
-                res, out_idx = self._wrap(prim, out)
-                tape.nodes.append((_GENERAL,) + _general_node(prim, vals, pos, ins, params,
-                                                              out_idx))
-                return res
+                # the output must have the operands' type too (rare: else the general rule)
+                return self._general(prim, vals, pos, ins, params)
             if type(out) is not Array:
                 out = Array(out)
             j = tape.count
@@ -224,19 +221,6 @@ class TapeTrace(Trace):
             (_GENERAL, vjp_fun, out_avals, ins, out_idx if prim.multiple_results
              else [out_idx]))
         return res
-
-
-def _general_node(prim, vals, pos, ins, params, out_idx):
-    """A rule-4 node for a primitive whose output was already computed (rare shapes)."""
-    def one(*xs):
-        args = list(vals)
-        for i, x in zip(pos, xs):
-            args[i] = x
-        out = prim.bind(*args, **params)
-        return list(out) if prim.multiple_results else [out]
-    outs, vjp_fun = ad.vjp_flat(one, [vals[i] for i in pos], name=prim.name)
-    return (vjp_fun, [_plain_aval(o) for o in outs], ins,
-            out_idx if prim.multiple_results else [out_idx])
 
 
 _RULES = {}   # prim -> (derived rule possible, transpose rule possible)
