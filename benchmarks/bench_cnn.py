@@ -417,7 +417,9 @@ def _group_labels(source):
         t = line.strip()
         if t.startswith("# group"):
             last = t[2:].split("  [")[0]
-        elif t.startswith("def _g") and last is not None:
+        elif t.startswith("# window_select:") or t.startswith("# window_scatter:"):
+            last = "split " + t[2:].split(":")[0]       # max pooling run in blocks
+        elif (t.startswith("def _g") or t.startswith("def _s")) and last is not None:
             labels[t[4:t.index("(")]] = last
             last = None
     return labels
@@ -425,10 +427,19 @@ def _group_labels(source):
 
 def _call_label(name, args, out, groups):
     if name == "_run_chunks":
-        return "fused " + groups.get(getattr(args[0], "__name__", ""), "chunked group")
+        label = groups.get(getattr(args[0], "__name__", ""), "chunked group")
+        if label == "split window_select":
+            return "maxpool forward+argmax (threaded blocks)"
+        if label == "split window_scatter":
+            return "maxpool backward (scatter, threaded blocks)"
+        return "fused " + label
     shapes = tuple(tuple(np.shape(a)) for a in args if hasattr(a, "shape"))
     oshape = tuple(np.shape(out[0] if isinstance(out, (tuple, list)) else out))
     base = re.sub(r"(_p)?_?\d+$", "", name[3:] if name.startswith("_k_") else name[1:])
+    if base.endswith("_split"):          # window op writing into planned buffers
+        base = base[:-len("_split")]
+        out = args[-2] if base == "window_select" else args[-1]
+        oshape = tuple(np.shape(out))
     if base == "conv_general_dilated":
         return _STAGES.get(("conv_general_dilated", shapes[:2], oshape),
                            f"conv {shapes[:2]} -> {oshape}")

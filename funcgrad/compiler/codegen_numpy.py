@@ -16,6 +16,15 @@ a donated argument).  Above ``runtime.CHUNK_BYTES`` per operand a group runs as 
 cache-sized chunks (temporaries are chunk-sized scratch registers), optionally split over
 the runtime thread pool.  Every kernel is the primitive's own (eager) kernel, so results
 agree bit for bit with eager evaluation.
+
+Opaque equations avoid fresh memory too (a fresh multi-MB array page-faults on every call,
+~3 us per 4 KiB page here): a primitive with ``lowering["split"]`` (max pooling and its
+gradient) gets a kernel that writes into planned buffers and, when big, runs blocks of
+axis 0 on the thread pool; one with ``lowering["out_holder"]`` (convolutions) is passed a
+one-element list in the arena whose buffer it may build its result in (kept across calls;
+only when the result cannot escape the program).  Fused ``maximum``/``minimum`` with a
+literal operand read it as a chunk-shaped constant array (NumPy's loops are 2x faster
+than with a 0-d operand, and compute the same bits).
 """
 from __future__ import annotations
 
@@ -62,6 +71,10 @@ def _prod(shape):
         n *= d
     return n
 
+
+# fused maximum/minimum with a literal operand: below this many elements per chunk the
+# literal stays a 0-d operand (the constant array would not pay)
+_MINMAX_FULL_MIN = 1 << 14
 
 _RESERVED = {"_body", "_run", "_run_raw", "_run_nc", "_run_raw_nc", "_new_arena", "_arenas",
              "_relayout"}
@@ -366,6 +379,12 @@ class _Gen:
     # ------------------------------------------------------------------ buffers
     def plan_buffers(self):
         j = self.j
+        self.splits = {}
+        for it in self.items:
+            if type(it) is not Group:
+                sp = self.split_plan(it)
+                if sp is not None:
+                    self.splits[id(it)] = sp
         roots = {}
         for i, v in enumerate(j.invars):
             roots[v] = frozenset([("in", i)])
@@ -392,6 +411,11 @@ class _Gen:
             ins = frozenset().union(*[roots.get(v, frozenset()) for v in e.invars
                                       if type(v) is Var]) if e.invars else frozenset()
             name = e.primitive.name
+            if id(e) in self.splits:
+                for o in e.outvars:
+                    if type(o) is Var:
+                        roots[o] = frozenset([("g", o)])
+                continue
             if name == "dot_general":
                 r = frozenset([("fresh", e)])
             elif name in ("broadcast_in_dim", "reshape", "transpose", "squeeze",
@@ -408,6 +432,15 @@ class _Gen:
             if type(v) is Var:
                 out_roots |= roots.get(v, frozenset())
         self.out_roots = out_roots
+        # buffers that may be seen outside the program: its outputs and whatever an
+        # effectful equation (a host callback) is given
+        escape = set(out_roots)
+        for e in j.eqns:
+            if e.primitive.effectful:
+                for v in e.invars:
+                    if type(v) is Var:
+                        escape |= roots.get(v, frozenset())
+        self.escape_roots = escape
         sym_last = {}
         for v, rs in roots.items():
             lu = self.last.get(v, -1)
@@ -447,9 +480,9 @@ class _Gen:
             phys_end[best] = end
             return best
 
-        def alloc(o, k, victims):
+        def alloc(o, k, victims, min_end=-1):
             root = ("g", o)
-            end = sym_last.get(root, -1)
+            end = max(sym_last.get(root, -1), min_end)
             need_fresh = root in out_roots
             for vic in victims:
                 u, vroot, allowed_after = vic
@@ -490,6 +523,12 @@ class _Gen:
 
         for k, it in enumerate(self.items):
             if type(it) is not Group:
+                if id(it) in self.splits:
+                    # every output is written at step k (even one nobody reads):
+                    # they must not share a buffer
+                    for o in it.outvars:
+                        if type(o) is Var:
+                            alloc(o, k, [], min_end=k)
                 continue
             plan = self.plans[k]
             if it.head is not None:
@@ -614,6 +653,7 @@ class _Gen:
         self.reg_need = {}
         self.reg_views = []   # (name, worker, dtype, reg, shape)
         self.tuple_views = []  # (name, [(worker, dtype, reg, shape)])
+        self.holder_views = []  # names of one-element lists holding kernel result buffers
         body = []
         self.lines = body
         for k, it in enumerate(self.items):
@@ -625,7 +665,7 @@ class _Gen:
         body.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
 
         arena_names = [n for n, *_ in self.slot_views] + [n for n, *_ in self.reg_views] + [
-            n for n, _ in self.tuple_views]
+            n for n, _ in self.tuple_views] + list(self.holder_views)
         params = [f"a{i}" for i in range(n_in)] + [f"d{i}" for i in don] + ["R"]
         head = []
         n_groups = sum(1 for it in self.items if type(it) is Group)
@@ -712,6 +752,7 @@ class _Gen:
         reg_need = {key: list(v) for key, v in self.reg_need.items()}
         reg_views = list(self.reg_views)
         tuple_views = list(self.tuple_views)
+        n_holders = len(self.holder_views)
 
         def new_arena():
             raws = {p: np.empty(-(-b // 16), np.complex128).view(np.uint8)
@@ -734,6 +775,7 @@ class _Gen:
             for name, specs in tuple_views:
                 res.append(tuple(regs[(w, dt)][r][:_prod(shape)].reshape(shape)
                                  for w, dt, r, shape in specs))
+            res.extend([None] for _ in range(n_holders))
             return tuple(res)
 
         return new_arena
@@ -798,6 +840,8 @@ class _Gen:
         if name == "broadcast_in_dim" and type(outs[0]) is Var and outs[0] in self.implicit \
                 and outs[0] not in self.explicit_bcast:
             return   # every consumer broadcasts implicitly
+        if self.emit_split(e):
+            return
         lhs = [self.var_name(o) if type(o) is Var else "_" for o in outs]
         code = None
         nd = [getattr(v.aval, "ndim", 0) for v in ins]
@@ -821,7 +865,15 @@ class _Gen:
             code = self.elementwise_code(e, [self.atom0(v) for v in ins])
         if code is None:
             kn, _ = self.prim_kernel(e, fused=False)
-            code = f"{kn}({', '.join(self.atom(v) for v in ins)})"
+            args = [self.atom(v) for v in ins]
+            if ((p.lowering or {}).get("out_holder") and not self.debug
+                    and ("opaque", id(e)) not in self.escape_roots):
+                # the kernel may write its result into a buffer kept in the arena (reused
+                # by later calls: no fresh pages); the result never leaves the program
+                hn = f"_H{next(self._counter)}"
+                self.holder_views.append(hn)
+                args.append(f"out_holder={hn}")
+            code = f"{kn}({', '.join(args)})"
         if p.multiple_results:
             if lhs:
                 self.emit(f"{', '.join(lhs)}{',' if len(lhs) == 1 else ''} = {code}")
@@ -833,6 +885,78 @@ class _Gen:
             chk = [n for n in lhs if n != "_"]
             if chk:
                 self.emit(f"_chk({name!r}, ({', '.join(chk)},), {e.source!r})")
+
+    def split_plan(self, e):
+        """``(kernel, rows, workers)`` for an equation whose primitive offers
+        ``lowering["split"]`` (a kernel writing into preallocated outputs that may run on
+        any range of axis 0, e.g. max pooling and its gradient); big ones run as blocks of
+        axis 0 on the thread pool (``workers > 1``).  None: the primitive's own kernel."""
+        if self.debug:
+            return None
+        p = e.primitive
+        split = (p.lowering or {}).get("split")
+        if split is None or p.effectful or not e.outvars:
+            return None
+        avs = [v.aval for v in e.invars] + [o.aval for o in e.outvars]
+        if any(getattr(a, "ndim", 0) < 1 for a in avs):
+            return None
+        n = e.outvars[0].aval.shape[0]
+        if any(a.shape[0] != n for a in avs):
+            return None
+        try:
+            kern = split(dict(e.params))
+        except Exception:  # noqa: BLE001 - no split for these params
+            kern = None
+        if kern is None:
+            return None
+        if (n < 2 or runtime.NUM_THREADS <= 1
+                or max(_prod(a.shape) for a in avs) < runtime.SPLIT_MIN_ELEMENTS):
+            return kern, n, 1
+        # few big blocks: a block costs ~20 NumPy calls of fixed overhead
+        row_bytes = max(_prod(a.shape[1:]) * np.dtype(a.dtype).itemsize for a in avs)
+        rows = max(1, runtime.SPLIT_CHUNK_BYTES // max(row_bytes, 1),
+                   -(-n // runtime.NUM_THREADS))
+        workers = min(runtime.NUM_THREADS, -(-n // rows))
+        if workers <= 1:
+            return kern, n, 1
+        return kern, rows, workers
+
+    def emit_split(self, e):
+        """Emit a split equation (``split_plan``): its outputs are planned buffers (arena
+        slots, reused across calls: no page faults), written block by block by the pool.
+        Every element is computed by the same code as the eager kernel, so the bits
+        agree."""
+        plan = self.splits.get(id(e))
+        if plan is None:
+            return False
+        kern, rows, workers = plan
+        p = e.primitive
+        n = e.outvars[0].aval.shape[0]
+        kn = self.glob(f"_{_ident(p.name)}_split", kern)
+        names = []
+        for o in e.outvars:
+            if type(o) is Var:
+                nm = self.var_name(o)
+                expr = self.buffer_expr.get(o)
+                if isinstance(expr, tuple):
+                    expr = self.names[expr[1]] if expr[0] == "same" else expr[1]
+                elif expr is None:
+                    expr = self.empty_expr(o)
+            else:
+                nm = f"u{next(self._counter)}"
+                expr = self.empty_expr(o)
+            names.append(nm)
+            self.emit(f"{nm} = {expr}")
+        if workers == 1:
+            self.emit(f"{kn}({', '.join([self.atom(v) for v in e.invars] + names)})")
+            return True
+        args = [f"{self.atom(v)}[lo:hi]" for v in e.invars] + [f"{nm}[lo:hi]" for nm in names]
+        fn = f"_s{next(self._counter)}"
+        self.emit(f"# {p.name}: blocks of {rows} along axis 0, {workers} threads")
+        self.emit(f"def {fn}(lo, hi, T):")
+        self.emit(f"{kn}({', '.join(args)})", 2)
+        self.emit(f"_run_chunks({fn}, {n}, {rows}, {(None,) * workers!r})")
+        return True
 
     @staticmethod
     def bcast_inter(e):
@@ -918,7 +1042,10 @@ class _Gen:
             for v, key in value_reg.items():
                 operand[v] = regs[key]
             self.reg_names = regs
+            self.lit_full = (self.minmax_literals(g, S) if plan["size"] * 4 <= runtime.CHUNK_BYTES
+                             else {})
             self.emit_members(g, plan, operand, indent=1, chunked=False)
+            self.lit_full = {}
             for c in g.closers:
                 self.emit(f"{self.var_name(c.outvars[0])} = "
                           f"{self.reduce_code(c, operand[c.invars[0]])}")
@@ -937,6 +1064,25 @@ class _Gen:
             nm = f"_T{next(self._counter)}"
             self.tuple_views.append((nm, specs))
             tnames.append(nm)
+        # broadcast operands constant along the chunked axes (a bias): tiled once per call
+        # into a chunk-shaped buffer, so the loops run over long contiguous rows instead
+        # of the broadcast's short inner runs (2x faster; an elementwise op gives the
+        # same bits either way)
+        tiles = {}
+        if _prod(reg_shape) >= _MINMAX_FULL_MIN:
+            for v in full_inputs:
+                imp = self.implicit.get(v)
+                if imp is None or any(imp[1][a] != 1 for a in range(kx + 1)):
+                    continue
+                dt = np.dtype(v.aval.dtype)
+                self._tile_count = getattr(self, "_tile_count", 0) + 1
+                r = self._tile_count
+                self.need_reg(-1, dt, r, _prod(reg_shape))
+                nm = f"_R{next(self._counter)}"
+                self.reg_views.append((nm, -1, dt, r, reg_shape))
+                first = "0:%d" % rows if kx == 0 else ", ".join(["0"] * kx + ["0:%d" % rows])
+                self.emit(f"_copyto({nm}, {self.atom(v)}[{first}])")
+                tiles[v] = nm
         fn = f"_g{k}"
         self.emit(f"def {fn}(lo, hi, T):")
         if reg_keys:
@@ -963,7 +1109,10 @@ class _Gen:
                 f"r{reg_local[key][1:]} = {reg_local[key]}[:m]" for key in reg_keys), ind + 1)
         for v in full_inputs:
             nm = f"c{next(self._counter)}"
-            self.emit(f"{nm} = {self.atom(v)}[{ix}]", ind)
+            if v in tiles:
+                self.emit(f"{nm} = {tiles[v]} if j - i == {rows} else {tiles[v]}[:j - i]", ind)
+            else:
+                self.emit(f"{nm} = {self.atom(v)}[{ix}]", ind)
             operand[v] = nm
         for v, full in full_names.items():
             if v in operand:
@@ -974,7 +1123,13 @@ class _Gen:
         for v, key in value_reg.items():
             operand[v] = f"r{reg_local[key][1:]}"
         self.reg_names = {key: f"r{reg_local[key][1:]}" for key in reg_keys}
+        self.lit_full = {}
+        for key, full in self.minmax_literals(g, reg_shape).items():
+            nm = f"k{next(self._counter)}"
+            self.emit(f"{nm} = {full} if j - i == {rows} else {full}[:j - i]", ind)
+            self.lit_full[key] = nm
         self.emit_members(g, plan, operand, indent=ind, chunked=True)
+        self.lit_full = {}
         post = []
         for c, mode in zip(g.closers, plan["closer_mode"]):
             if mode == "chunk":
@@ -1006,15 +1161,42 @@ class _Gen:
         a = np.asarray(v.val, v.aval.dtype)
         return not a.tobytes().strip(b"\x00")
 
+    def minmax_literals(self, g, shape):
+        """``{(member index, operand index): global name}``: literal operands of fused
+        ``maximum``/``minimum`` as constant arrays of the chunk's ``shape`` (NumPy's
+        min/max loops with a broadcast 0-d operand are 2x slower than with two arrays;
+        the results are the same bits: the same elementwise function)."""
+        out = {}
+        if not shape or _prod(shape) < _MINMAX_FULL_MIN:
+            return out
+        for idx, m in enumerate(g.members):
+            kind, fn, _ = fused_kernel(m)
+            if kind != "ufunc" or fn not in (np.maximum, np.minimum):
+                continue
+            dt = np.dtype(m.outvars[0].aval.dtype)
+            for pos, v in enumerate(m.invars):
+                if type(v) is Literal and np.asarray(v.val).dtype == dt:
+                    key = ("full", tuple(shape), dt.str, np.asarray(v.val).tobytes())
+                    nm = self._lit_ids.get(key)
+                    if nm is None:
+                        arr = np.full(shape, v.val, dt)
+                        arr.flags.writeable = False
+                        nm = self._lit_ids[key] = self.glob("_F", arr)
+                    out[(idx, pos)] = nm
+        return out
+
     def emit_members(self, g, plan, operand, indent, chunked):
         kinds = plan["kinds"]
         bound = plan["bound"]
-        for m in g.members:
+        lit_full = getattr(self, "lit_full", {})
+        for midx, m in enumerate(g.members):
             kind, fn, extra = kinds[m]
             o = m.outvars[0]
             args = []
-            for v in m.invars:
-                if type(v) is Literal:
+            for pos, v in enumerate(m.invars):
+                if (midx, pos) in lit_full:
+                    args.append(lit_full[(midx, pos)])
+                elif type(v) is Literal:
                     args.append(self.atom0(v) if kind != "kw" else self.atom(v))
                 elif v in operand:
                     args.append(operand[v])

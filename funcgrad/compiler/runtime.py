@@ -6,6 +6,8 @@ Tuning knobs (module attributes, read when a program is compiled):
 ``CHUNK_BYTES``       bytes per operand in one chunk of a blocked (numexpr-style) loop
 ``NUM_THREADS``       threads that run chunks of one large fused group (1 = no pool)
 ``PARALLEL_MIN_ELEMENTS``  groups smaller than this never use the pool
+``SPLIT_MIN_ELEMENTS``  splittable opaque ops (pooling) smaller than this run whole
+``SPLIT_CHUNK_BYTES``   minimum bytes of the largest operand per block of a split op
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import numpy as np
 
 from ..core.array import Array
 
-__all__ = ["CHUNK_BYTES", "NUM_THREADS", "PARALLEL_MIN_ELEMENTS", "mark_donated",
+__all__ = ["CHUNK_BYTES", "NUM_THREADS", "PARALLEL_MIN_ELEMENTS", "SPLIT_MIN_ELEMENTS",
+           "SPLIT_CHUNK_BYTES", "mark_donated",
            "DonatedArrayError", "run_chunks", "donate"]
 
 #: Bytes per operand of one chunk of a large fused group (chunks stay in cache).
@@ -28,6 +31,12 @@ CHUNK_BYTES = 256 * 1024
 NUM_THREADS = max(1, min(int(os.environ.get("FUNCGRAD_JIT_THREADS", os.cpu_count() or 1)), 8))
 #: Fused groups smaller than this many elements run on one thread.
 PARALLEL_MIN_ELEMENTS = 1 << 20
+#: Opaque ops with a split kernel (``lowering["split"]``, e.g. max pooling) whose largest
+#: operand has fewer elements run whole on one thread.
+SPLIT_MIN_ELEMENTS = 1 << 20
+#: Minimum bytes of the largest operand per block of axis 0 when such an op is split (by
+#: default each thread gets one block).
+SPLIT_CHUNK_BYTES = 1 << 20
 
 
 # ----------------------------------------------------------------------------- thread pool

@@ -45,6 +45,7 @@ index is int8 for windows of up to 127 taps.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from typing import NamedTuple
@@ -355,11 +356,26 @@ def _run_length(axes):
     return run
 
 
+def _out_empty(xp, shape, dtype, holder):
+    """A new array for a kernel's result; from ``holder`` (a one-element list owned by a
+    compiled program: the buffer is kept and reused by later calls, so big results do not
+    page-fault fresh memory every time) when given (numpy only)."""
+    if holder is None or xp is not np:
+        return xp.empty(shape, dtype)
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = holder[0]
+    if buf is None or buf.nbytes < n:
+        buf = holder[0] = np.empty(max(n, 1), np.uint8)
+    return buf[:n].view(dtype).reshape(shape)
+
+
 def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                  dimension_numbers, feature_group_count, batch_group_count, precision=None,
-                 preferred_element_type=None):
+                 preferred_element_type=None, out_holder=None):
     """Eager kernel of ``conv_general_dilated`` on raw numpy/cupy arrays (see the module
-    docstring for the paths it chooses between)."""
+    docstring for the paths it chooses between).  ``out_holder`` (compiled code only): a
+    one-element list whose buffer the result may be written into (``_out_empty``)."""
     xp = _xp(lhs)
     lspec, rspec, ospec = dimension_numbers
     nsp = lhs.ndim - 2
@@ -426,7 +442,7 @@ def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
             _flat_cost(K, C, O) < _im2col_cost(K, C, O):
         if tuple(x.strides) != tuple(st * it for st in lx) and x.size > 1:
             x = _pad_dilate(x, [(0, 0, 1)] * x.ndim, 0, "pad", order=order, force=True)
-        res = _conv_flat(x, w, T, K, rhs_dilation, out_dtype)
+        res = _conv_flat(x, w, T, K, rhs_dilation, out_dtype, out_holder)
         return _canon_to_out(res, ospec, nsp, pet)
 
     def order_block(block, idx):
@@ -450,11 +466,14 @@ def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
 
     # rhs matrix with the columns in the same order: (G, Cc, Og) or (G, Og, Cc)
     wperm = [0] + [col_rhs_axis[i] for i in c_ord] + [1]
-    if rows_last:
+    # rows_last with one group computes the transposed product (R, Og) = p.T @ w.T (the
+    # result comes out channels-last, the canonical layout), so w is wanted as (Cc, Og)
+    rows_t = rows_last and G == 1
+    if rows_last and not rows_t:
         wperm = [0, 1] + [col_rhs_axis[i] for i in c_ord]
-        wm = xp.ascontiguousarray(wg.transpose(wperm)).reshape(G, Og, Cc)
+        wm = _copy_scratch(xp, wg.transpose(wperm), "wmat").reshape(G, Og, Cc)
     else:
-        wm = xp.ascontiguousarray(wg.transpose(wperm)).reshape(G, Cc, Og)
+        wm = _copy_scratch(xp, wg.transpose(wperm), "wmat").reshape(G, Cc, Og)
     if wm.dtype != out_dtype:
         wm = wm.astype(out_dtype)
 
@@ -468,10 +487,18 @@ def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
         gstep = max(1, min(G, _CHUNK_BYTES // max(per_group, 1)))
         step = first
     chunked = gstep < G or step < first
-    if rows_last:
-        out = xp.zeros((G, Og, R), out_dtype) if chunked else None
+    if rows_t:
+        out = None
+        if chunked:
+            outT = _out_empty(xp, (R, Og), out_dtype, out_holder)
+            outT.fill(0)
+    elif rows_last:
+        out = None
+        if chunked:
+            out = _out_empty(xp, (G, Og, R), out_dtype, out_holder)
+            out.fill(0)
     else:
-        out = xp.empty((G, R, Og), out_dtype) if chunked else None
+        out = _out_empty(xp, (G, R, Og), out_dtype, out_holder) if chunked else None
     tmp = None
     for g0 in range(0, G, gstep):
         g1 = min(G, g0 + gstep)
@@ -482,13 +509,30 @@ def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
             p[...] = part
             if p.dtype != out_dtype:
                 p = p.astype(out_dtype)
-            if rows_last:
+            if rows_t:
+                # (R, Og) = p.T @ w.T: the result comes out channels-last (the canonical
+                # layout), so the elementwise ops that usually follow (bias, activation)
+                # stream through it instead of reading across channel planes, and w is
+                # read in the (Cc, Og) order a kernel gradient has (no transposing copy).
+                # (A choice by shape only, like every other one here.)
+                per = Cc // first
+                p = p.reshape(per * (c1 - c0), R)
+                wpart = wm[0, c0 * per:c1 * per]
+                if not chunked:
+                    out = xp.matmul(p.T, wpart,
+                                    out=_out_empty(xp, (R, Og), out_dtype, out_holder)).T[None]
+                else:
+                    if tmp is None:
+                        tmp = _scratch_empty(xp, (R, Og), out_dtype, "acc")
+                    xp.matmul(p.T, wpart, out=tmp)
+                    outT += tmp
+            elif rows_last:
                 # the first block is columns: accumulate partial contractions
                 per = Cc // first
                 p = p.reshape(g1 - g0, per * (c1 - c0), R)
                 wpart = wm[g0:g1, :, c0 * per:c1 * per]
                 if not chunked:
-                    out = xp.matmul(wpart[0], p[0])[None] if G == 1 else xp.matmul(wpart, p)
+                    out = xp.matmul(wpart, p)
                 elif step == first:
                     xp.matmul(wpart, p, out=out[g0:g1])
                 else:
@@ -499,10 +543,15 @@ def _conv_kernel(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
             else:
                 per = R // first
                 p = p.reshape(g1 - g0, per * (c1 - c0), Cc)
-                if not chunked:
-                    out = xp.matmul(p[0], wm[0])[None] if G == 1 else xp.matmul(p, wm)
+                if not chunked and G == 1:
+                    out = xp.matmul(p[0], wm[0],
+                                    out=_out_empty(xp, (R, Og), out_dtype, out_holder))[None]
+                elif not chunked:
+                    out = xp.matmul(p, wm)
                 else:
                     xp.matmul(p, wm[g0:g1], out=out[g0:g1, c0 * per:c1 * per])
+    if rows_t and chunked:
+        out = outT.T[None]
     # back to canonical (Nb, T..., G, Og)
     r_sizes = [rows[i][0] for i in r_ord]
     if rows_last:
@@ -613,8 +662,14 @@ def _flat_ok(shape, st, strides):
 
 
 def _flat_cost(K, C, O):
-    """Memory traffic (elements per output row) of the per-tap matmul path."""
+    """Memory traffic (elements per output row) of the per-tap matmul path.  When both
+    matmul dimensions are wide (C >= 64 inputs, O >= 32 outputs) one big im2col matmul
+    with a ``taps`` times longer contraction runs much closer to peak than the per-tap
+    ones with their accumulation passes (measured: the input gradient of a 3x3 32->64
+    conv, ~20% faster), so the per-tap path is not taken there."""
     taps = int(np.prod(K))
+    if C >= 64 and O >= 32 and taps > 1:
+        return float("inf")
     return taps * C + (3 * taps - 2) * O
 
 
@@ -624,7 +679,7 @@ def _im2col_cost(K, C, O):
     return 3 * taps * C + O
 
 
-def _conv_flat(x, w, T, K, rdil, out_dtype):
+def _conv_flat(x, w, T, K, rdil, out_dtype, out_holder=None):
     """Stride-1 conv as one matmul per kernel tap on row-shifted views (no patch copy).
 
     The padded channels-last buffer is viewed as a (rows, C) matrix; tap ``k`` reads the
@@ -644,7 +699,7 @@ def _conv_flat(x, w, T, K, rdil, out_dtype):
     L = rows - max(offs)
     wk = [xp.ascontiguousarray(w[(slice(None), slice(None)) + k].T).astype(out_dtype, copy=False)
           for k in taps]                                                     # (C, O) each
-    out = xp.empty((rows, O), out_dtype)
+    out = _out_empty(xp, (rows, O), out_dtype, out_holder)
     blk = max(256, _FLAT_BLOCK_BYTES // max(1, (C + 2 * O) * it))
     tmp = _scratch_empty(xp, (min(blk, L), O), out_dtype, "tmp")
     for r0 in range(0, L, blk):
@@ -991,7 +1046,9 @@ def _conv_batch(args, dims, **params):
 
 
 conv_general_dilated_p.batch = _conv_batch
-conv_general_dilated_p.lowering = {"kind": "conv"}
+conv_general_dilated_p.lowering = {"kind": "conv",
+                                  # the kernel takes ``out_holder=[buffer or None]``
+                                  "out_holder": True}
 
 
 def _conv_sample(rng, dtype):
@@ -1148,6 +1205,16 @@ def _window_slices(out_shape, window, strides, wdil):
 def _index_dtype(window):
     """In-window index dtype: int8 for up to 127 taps (less memory traffic), else int32."""
     return np.dtype(np.int8) if int(np.prod(window)) <= 127 else np.dtype(np.int32)
+
+
+def _copy_scratch(xp, v, slot):
+    """``ascontiguousarray(v)``, copying (when needed) into the per-thread scratch
+    ``slot``: a temporary, reused across calls."""
+    if v.flags.c_contiguous:
+        return v
+    out = _scratch_empty(xp, v.shape, v.dtype, slot)
+    out[...] = v
+    return out
 
 
 def _copy_k(xp, v, dtype=None):
@@ -1352,23 +1419,85 @@ def _window_select_impl(x, *, select, window_dimensions, window_strides, padding
     if 0 in out_shape:
         return [xp.zeros(out_shape, x.dtype), xp.zeros(out_shape, idt)]
     sls = _window_slices(out_shape, window_dimensions, window_strides, window_dilation)
+    best = xp.empty_like(buf[sls[0]])
+    idx = xp.empty_like(best, dtype=idt)
+    _select_core(buf, sls, best, idx, select)
+    return [best, idx]
+
+
+def _select_core(buf, sls, best, idx, select):
+    """Write the max (min) over the taps ``buf[sl]`` into ``best`` and the index of the
+    first tap equal to it into ``idx`` (0 where none is: NaN windows)."""
+    xp = _xp(buf)
     ufunc = np.maximum if select == "max" else np.minimum
-    best = _copy_k(xp, buf[sls[0]])
-    for sl in sls[1:]:
+    if len(sls) == 1:
+        best[...] = buf[sls[0]]
+    else:
+        ufunc(buf[sls[0]], buf[sls[1]], out=best)
+    for sl in sls[2:]:
         ufunc(best, buf[sl], out=best)
     # index of the first tap equal to the result: walk the taps backwards, each match
-    # overwrites (arithmetic on masks: much faster than masked copies)
-    idx = xp.zeros_like(best, dtype=idt)
+    # overwrites (branch-free bit arithmetic on the index: masked copies are much slower)
+    idt = idx.dtype
+    last = len(sls) - 1
     eq = xp.empty_like(best, dtype=np.bool_)
-    neq = xp.empty_like(best, dtype=np.bool_)
-    for k in range(len(sls) - 1, -1, -1):
+    if best.dtype.kind == "f":
+        # the result is one of the taps unless a tap is NaN (then it is NaN and no tap
+        # equals it: index 0), so "no earlier tap matches" means the last one does
+        np.isnan(best, out=eq)
+        np.logical_not(eq, out=eq)
+    else:
+        np.equal(buf[sls[last]], best, out=eq)
+    if idt == np.int8:
+        np.multiply(eq.view(np.int8), np.int8(last), out=idx)
+    else:
+        np.multiply(eq, idt.type(last), out=idx)
+    if last == 0:
+        return
+    m = xp.empty_like(best, dtype=idt)
+    t = xp.empty_like(best, dtype=idt)
+    for k in range(last - 1, -1, -1):
         np.equal(buf[sls[k]], best, out=eq)
-        if k != len(sls) - 1:
-            np.logical_not(eq, out=neq)
-            np.multiply(idx, neq, out=idx)
+        if idt == np.int8:
+            np.negative(eq.view(np.int8), out=m)               # 0 / -1 (all bits set)
+        else:
+            np.negative(eq, out=m, dtype=idt, casting="unsafe")
         if k:
-            idx += eq.view(np.int8) * idt.type(k) if idt == np.int8 else eq * idt.type(k)
-    return [best, idx]
+            np.bitwise_xor(idx, idt.type(k), out=t)             # idx = eq ? k : idx
+            np.bitwise_and(t, m, out=t)
+            np.bitwise_xor(idx, t, out=idx)
+        else:
+            np.bitwise_not(m, out=m)                            # idx = eq ? 0 : idx
+            np.bitwise_and(idx, m, out=idx)
+
+
+def _batch_axis_free(params):
+    """Whether windows never span axis 0 (size-1 window, stride 1, no padding or
+    dilation there): the op then runs independently on any range of axis 0."""
+    return (params["window_dimensions"][0] == 1 and params["window_strides"][0] == 1
+            and tuple(params["padding"][0]) == (0, 0) and params["base_dilation"][0] == 1
+            and params["window_dilation"][0] == 1)
+
+
+def _window_select_into(x, best, idx, *, select, window_dimensions, window_strides, padding,
+                        base_dilation, window_dilation):
+    """``window_select`` writing into given ``best``/``idx`` arrays (bitwise the same as
+    the kernel; used by the compiler to run sub-ranges of axis 0 in parallel)."""
+    kind = "max" if select == "max" else "min"
+    buf = _pad_dilate(x, _window_config(padding, base_dilation), _identity(kind, x.dtype),
+                      "pad")
+    if best.size == 0:
+        return
+    sls = _window_slices(best.shape, window_dimensions, window_strides, window_dilation)
+    _select_core(buf, sls, best, idx, select)
+
+
+def _window_select_split(params):
+    """For the compiler: a kernel writing into its outputs that may run on sub-ranges of
+    axis 0, or None."""
+    if not _batch_axis_free(params):
+        return None
+    return functools.partial(_window_select_into, **params)
 
 
 @window_select_p.def_abstract_eval
@@ -1517,25 +1646,63 @@ def _window_scatter_impl(ct, idx, *, operand_shape, window_dimensions, window_st
     xp = _xp(ct)
     cfg = _window_config(padding, base_dilation)
     padded = tuple(lo + hi + _dilate_dim(n, d) for n, (lo, hi, d) in zip(operand_shape, cfg))
+    disjoint, tiles = _scatter_kind(ct.shape, padded, window_dimensions, window_strides,
+                                    window_dilation)
+    order = _layout_order(ct) if ct.ndim else []
+    buf = _empty_in_layout(xp, padded, ct.dtype, order, None if tiles and ct.size else 0)
+    if ct.size:
+        _scatter_core(ct, idx, buf, window_dimensions, window_strides, window_dilation,
+                      disjoint)
+    return _unpad_dilate(buf, cfg, tuple(operand_shape))
+
+
+def _scatter_kind(ct_shape, padded, window_dimensions, window_strides, window_dilation):
+    """(windows are disjoint, windows tile the padded operand exactly)."""
     disjoint = all(s >= _dilate_dim(w, wd) for s, w, wd in
                    zip(window_strides, window_dimensions, window_dilation))
     # windows that tile the padded operand exactly write every element: no zero fill needed
     tiles = disjoint and all(
         s == _dilate_dim(w, wd) and n == t * s for s, w, wd, n, t in
-        zip(window_strides, window_dimensions, window_dilation, padded, ct.shape))
-    order = _layout_order(ct) if ct.ndim else []
-    buf = _empty_in_layout(xp, padded, ct.dtype, order, None if tiles and ct.size else 0)
+        zip(window_strides, window_dimensions, window_dilation, padded, ct_shape))
+    return disjoint, tiles
+
+
+def _scatter_core(ct, idx, buf, window_dimensions, window_strides, window_dilation, disjoint):
+    """Scatter-add into the (zeroed unless the windows tile it) padded buffer ``buf``."""
+    xp = _xp(ct)
+    masker = _BitMask(xp, idx.shape, idx, ct.dtype)
+    tmp = None if disjoint else xp.empty_like(ct)
+    for k, sl in enumerate(_window_slices(idx.shape, window_dimensions, window_strides,
+                                          window_dilation)):
+        if disjoint:
+            masker.select(ct, k, buf[sl])
+        else:
+            masker.select(ct, k, tmp)
+            buf[sl] += tmp
+
+
+def _window_scatter_into(ct, idx, out, *, operand_shape, window_dimensions, window_strides,
+                         padding, base_dilation, window_dilation):
+    """``window_scatter`` writing into ``out`` (no padding or base dilation); bitwise the
+    same as the kernel, on any range of axis 0 (see ``_window_scatter_split``)."""
+    disjoint, tiles = _scatter_kind(ct.shape, out.shape, window_dimensions, window_strides,
+                                    window_dilation)
+    if not (tiles and ct.size):
+        out.fill(0)
     if ct.size:
-        masker = _BitMask(xp, idx.shape, idx, ct.dtype)
-        tmp = None if disjoint else xp.empty_like(ct)
-        for k, sl in enumerate(_window_slices(idx.shape, window_dimensions, window_strides,
-                                              window_dilation)):
-            if disjoint:
-                masker.select(ct, k, buf[sl])
-            else:
-                masker.select(ct, k, tmp)
-                buf[sl] += tmp
-    return _unpad_dilate(buf, cfg, tuple(operand_shape))
+        _scatter_core(ct, idx, out, window_dimensions, window_strides, window_dilation,
+                      disjoint)
+
+
+def _window_scatter_split(params):
+    """For the compiler: a kernel writing into its output that may run on sub-ranges of
+    axis 0 (windows off axis 0, no padding or base dilation), or None."""
+    if not _batch_axis_free(params) or any(
+            tuple(p) != (0, 0) for p in params["padding"]) or any(
+            d != 1 for d in params["base_dilation"]):
+        return None
+    p = {k: v for k, v in params.items() if k != "operand_shape"}
+    return functools.partial(_window_scatter_into, operand_shape=None, **p)
 
 
 @window_scatter_p.def_abstract_eval
@@ -1575,6 +1742,10 @@ window_scatter_p.batch = _window_pair_batch(window_scatter_p, shape_param=True)
 window_scatter_p.test_spec = {"sample": _scatter_sample, "nondiff_args": (1,)}
 for _p in (window_select_p, window_gather_p, window_scatter_p):
     _p.lowering = {"kind": "window"}
+# kernels writing into preallocated outputs, runnable on sub-ranges of axis 0 (the compiler
+# splits big ones over its thread pool): ``split(params)`` -> kernel or None
+window_select_p.lowering["split"] = _window_select_split
+window_scatter_p.lowering["split"] = _window_scatter_split
 
 
 # ----------------------------------------------------------------------------- max / min
