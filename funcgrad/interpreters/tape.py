@@ -177,7 +177,7 @@ class TapeTrace(Trace):
                     break
         tape = self.main.payload
         if derived:
-            out = _eval_same_type(prim, vals, params)
+            out = tr.eval_primitive(prim, vals, params)
             o = out._value if type(out) is Array else out
             if o.dtype.kind not in "fc":
                 return out
@@ -233,30 +233,6 @@ def _rules_of(prim):
             prim.jvp_fns is not None and prim.elementwise and not prim.multiple_results,
             prim.linear and prim.transpose is not None and prim.batch_with_axis is None)
     return r
-
-
-def _eval_same_type(prim, vals, params):
-    """``eval_primitive`` for operands found to agree in shape (or be scalars): with no
-    weak types, a single dtype and no parameters the shape rule has
-    nothing to check, so the kernel runs directly."""
-    if params or tr._DEBUG[0]:
-        return tr.eval_primitive(prim, vals, params)
-    raws = []
-    d0 = None
-    for v in vals:
-        if type(v) is Array:
-            if v._weak:
-                return tr.eval_primitive(prim, vals, params)
-            v = v._value
-        d = getattr(v, "dtype", None)
-        if d0 is None:
-            d0 = d
-        elif d != d0 or d is None:
-            return tr.eval_primitive(prim, vals, params)
-        raws.append(v)
-    if d0 is None or d0.kind not in prim.lowering.get("kinds", "biufc"):
-        return tr.eval_primitive(prim, vals, params)
-    return Array(prim.impl(*raws))
 
 
 # ----------------------------------------------------------------------------- backward

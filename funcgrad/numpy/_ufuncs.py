@@ -13,9 +13,11 @@ from ._promote import _BSHAPES, _broadcast_pair, asarray, promote, result_dtype,
 
 
 def _unary(name, lax_fn, inexact=False, doc=None):
+    where = f"fnp.{name}"
+
     def f(x, /):
-        x = asarray(x, where=f"fnp.{name}")
-        if inexact and get_aval(x).dtype.kind not in "fc":
+        x = asarray(x, where=where)
+        if inexact and x.dtype.kind not in "fc":
             x = lax.convert_element_type(x, dtypes.default_float_dtype()
                                          if get_aval(x).weak_type or True else None)
         return lax_fn(x)
@@ -111,12 +113,42 @@ def _eager_binary(prim, ufunc, name, x1, x2, inexact):
     return Array(ufunc(va, np.asarray(x2, dt)[()]))
 
 
+def _traced_binary(prim, x1, x2, inexact):
+    """``prim`` bound on a strong traced operand with a same-typed strong traced operand
+    or a Python float (either side): the binds ``promote`` + the lax function make, without
+    the layers.  ``None`` when the general path is needed."""
+    if isinstance(x1, Tracer):
+        t, other = x1, x2
+    elif isinstance(x2, Tracer) and type(x1) is float:
+        t, other = x2, x1
+    else:
+        return None
+    if t.weak_type:
+        return None
+    dt = t.dtype
+    k = dt.kind
+    if k == "b" or (inexact and k not in "fc"):
+        return None
+    if type(other) is float:
+        if k not in "fc":
+            return None
+        c = np.asarray(other, dt)[()]
+        return prim.bind(x1, c) if t is x1 else prim.bind(c, x2)
+    if isinstance(other, Tracer) and not other.weak_type and other.dtype == dt and (
+            other.shape == t.shape):
+        return prim.bind(x1, x2)
+    return None
+
+
 def _binary(name, lax_fn, inexact=False, doc=None, prim=None, ufunc=None):
     where = f"fnp.{name}"
 
     def f(x1, x2, /):
-        if prim is not None and type(x1) is Array:
-            r = _eager_binary(prim, ufunc, where, x1, x2, inexact)
+        if prim is not None:
+            if type(x1) is Array:
+                r = _eager_binary(prim, ufunc, where, x1, x2, inexact)
+            else:
+                r = _traced_binary(prim, x1, x2, inexact)
             if r is not None:
                 return r
         a, b = promote(where, x1, x2, to_inexact=inexact)
