@@ -11,7 +11,7 @@ import pytest
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import lax
-from funcgrad.test_util import check_grads
+from funcgrad.test_util import check_close, check_grads
 
 
 def _np(x):
@@ -733,3 +733,76 @@ def test_transposed_scan_hoists_constant_cotangent_sums(r, monkeypatch):
     gz = fg.grad(loss, argnums=(0, 1, 2))(W, U, b, xs[:0])
     for gi in gz:
         np.testing.assert_array_equal(_np(gi), 0)
+
+
+# ----------------------------------------------------------------------------- scan DCE
+
+def _scan_eqn(closed):
+    return [e for e in closed.jaxpr.eqns if e.primitive.name == "scan"]
+
+
+def test_scan_dce_drops_unread_outputs_and_dead_carries():
+    from funcgrad.compiler import passes
+    w = np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+
+    def f(x, w, use_counter=False, use_zs=False):
+        def body(c, xi):
+            h, counter, feeds_h = c
+            h2 = fnp.tanh(h @ w + xi + feeds_h)      # feeds_h: a carry h needs
+            return (h2, counter + fnp.sum(xi), feeds_h * 0.5), (h2 * 2.0, fnp.sin(xi))
+        (h, counter, _), (ys, zs) = lax.scan(body, (fnp.zeros(4), 0.0, fnp.ones(4)), x)
+        out = h + ys[-1]
+        if use_counter:
+            out = out + counter
+        if use_zs:
+            out = out + zs[0]
+        return out
+
+    for uc in (False, True):
+        for uz in (False, True):
+            g = lambda x, w: f(x, w, uc, uz)   # noqa: E731
+            closed = fg.make_jaxpr(g)(x, w)
+            (e,) = _scan_eqn(passes.dce(closed))
+            # h and feeds_h always stay (h is read, feeds_h feeds h); counter only if read
+            assert e.params["num_carry"] == 2 + uc
+            assert len(e.outvars) == e.params["num_carry"] + 1 + uz
+            np.testing.assert_array_equal(fg.jit(g)(x, w), g(x, w))
+            check_close(fg.jit(fg.grad(lambda x, w: fnp.sum(g(x, w)), argnums=1))(x, w),
+                        fg.grad(lambda x, w: fnp.sum(g(x, w)), argnums=1)(x, w),
+                        atol=1e-5, rtol=1e-5)
+
+
+def test_scan_dce_drops_unread_consts_and_xs_and_keeps_effects():
+    from funcgrad.compiler import passes
+    x = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+    y = np.ones((3, 2), np.float32)
+
+    def f(x, y, c):
+        def body(carry, xy):
+            xi, yi = xy
+            return carry + xi, (yi * c, xi)
+        total, (unused, xs) = lax.scan(body, fnp.zeros(2), (x, y))
+        return total + xs[0]
+
+    closed = fg.make_jaxpr(f)(x, y, np.float32(3.0))
+    (e,) = _scan_eqn(passes.dce(closed))
+    assert e.params["num_consts"] == 0           # c was only read by the dropped output
+    assert len(e.invars) == 2                    # init and x; y is gone
+    np.testing.assert_array_equal(fg.jit(f)(x, y, 3.0), f(x, y, 3.0))
+
+    from funcgrad.core.primitive import Primitive
+    noisy_p = Primitive("test_noisy", register=False)   # an effect (e.g. a host callback)
+    noisy_p.impl = lambda v: v
+    noisy_p.abstract_eval = lambda a: a
+    noisy_p.effectful = True
+
+    def g(x):
+        def body(c, xi):
+            noisy_p.bind(xi)
+            return c + xi, xi * 2.0
+        return lax.scan(body, fnp.zeros(2), x)[0]
+
+    closed = fg.make_jaxpr(g)(x)
+    (e,) = _scan_eqn(passes.dce(closed))
+    assert len(e.outvars) == 2                   # an effectful body is left whole

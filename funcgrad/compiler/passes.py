@@ -27,6 +27,7 @@ import numpy as np
 from ..core.array import Array
 from ..core.ir import ClosedJaxpr, DropVar, Eqn, Jaxpr, Literal, Var
 from ..core.trace import Tracer
+from ..interpreters.partial_eval import dce_eqns
 
 __all__ = ["inline_calls", "dce", "cse", "fold_constants", "simplify",
            "fold_transposes_into_dot", "optimize", "FOLD_MAX_ELEMENTS"]
@@ -186,15 +187,9 @@ def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
     """
     j = closed.jaxpr
     live = {v for v in j.outvars if type(v) is Var}
-    kept = []
-    for e in reversed(j.eqns):
-        if e.primitive.effectful or any(type(v) is Var and v in live for v in e.outvars):
-            kept.append(e)
-            for v in e.invars:
-                if type(v) is Var:
-                    live.add(v)
-    kept.reverse()
-    if len(kept) == len(j.eqns) and all(v in live for v in j.constvars):
+    kept = dce_eqns(j.eqns, live)
+    if (len(kept) == len(j.eqns) and all(a is b for a, b in zip(kept, j.eqns))
+            and all(v in live for v in j.constvars)):
         return closed
     cv, cs = [], []
     for v, c in zip(j.constvars, closed.consts):

@@ -19,6 +19,9 @@ definition in ``funcgrad.lax``:
                    with_ans)``; the eager tape derives elementwise reverse rules from it
 ``linear_args``    for ``linear`` primitives linear in only some operands (``div``: the
                    numerator): their indices; ``None`` means every floating operand
+``dce_rule``       optional, for primitives holding jaxprs: ``(eqn, used_outputs) ->
+                   (new_eqn, used_inputs)`` dropping outputs nobody reads (``scan``);
+                   ``used_inputs`` flags ``new_eqn.invars``
 =================  ==============================================================
 """
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Primitive:
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "jvp", "transpose",
                  "batch", "batch_with_axis", "partial_eval", "lowering", "linear",
                  "elementwise", "test_spec", "call_jaxpr_params", "partial_eval_jaxpr",
-                 "effectful", "jvp_fns", "linear_args", "__weakref__")
+                 "effectful", "jvp_fns", "linear_args", "dce_rule", "__weakref__")
 
     def __init__(self, name: str, multiple_results: bool = False, register: bool = True):
         self.name = name
@@ -53,6 +56,7 @@ class Primitive:
         self.effectful = False         # never removed by dead-code elimination
         self.jvp_fns = None            # (tangent fns per argument, with_ans) from defjvp
         self.linear_args = None        # operands a ``linear`` primitive is linear in
+        self.dce_rule = None           # (eqn, used_outputs) -> (new_eqn, used_inputs)
         if register:
             if name in Primitive.registry:
                 raise ValueError(f"primitive {name!r} defined twice")

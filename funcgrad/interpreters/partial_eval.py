@@ -316,19 +316,41 @@ def has_effect(e) -> bool:
     return e.primitive.effectful
 
 
+def dce_eqns(eqns, live):
+    """The equations of ``eqns`` needed for the variables in ``live`` (a set, updated in
+    place with everything they read).  Effectful equations stay; a primitive with a
+    ``dce_rule`` (``scan``) is rewritten to compute only its outputs that are read."""
+    kept = []
+    for e in reversed(eqns):
+        used = [type(o) is not DropVar and o in live for o in e.outvars]
+        if not (any(used) or has_effect(e)):
+            continue
+        ins_used = None
+        rule = e.primitive.dce_rule
+        if rule is not None and not all(used):
+            e, ins_used = rule(e, used)
+        kept.append(e)
+        for k, v in enumerate(e.invars):
+            if type(v) is not Literal and (ins_used is None or ins_used[k]):
+                live.add(v)
+    kept.reverse()
+    return kept
+
+
 def dce_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
     """Drop equations whose outputs are not needed (inputs are kept)."""
-    needed = set(v for v in jaxpr.outvars if type(v) is not Literal)
-    kept = []
-    for e in reversed(jaxpr.eqns):
-        if any(type(o) is not DropVar and o in needed for o in e.outvars) or has_effect(e):
-            kept.append(e)
-            for v in e.invars:
-                if type(v) is not Literal:
-                    needed.add(v)
-    kept.reverse()
-    constvars = jaxpr.constvars
-    return Jaxpr(constvars, jaxpr.invars, jaxpr.outvars, kept)
+    live = set(v for v in jaxpr.outvars if type(v) is not Literal)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, dce_eqns(jaxpr.eqns, live))
+
+
+def dce_jaxpr_outputs(jaxpr: Jaxpr, used_outputs):
+    """``(jaxpr with only the used outputs and the equations they need, used_inputs)``:
+    the inputs stay (``used_inputs[i]`` says whether input ``i`` is still read)."""
+    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    live = set(v for v in outvars if type(v) is not Literal)
+    eqns = dce_eqns(jaxpr.eqns, live)
+    return (Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns),
+            [v in live for v in jaxpr.invars])
 
 
 def unknown_aval(aval) -> ShapedArray:

@@ -1205,6 +1205,41 @@ scan_p.transpose = _scan_transpose
 scan_p.test_spec = {"skip": "control flow: covered by tests/test_control_flow.py"}
 
 
+def _scan_dce(eqn, used_outputs):
+    """Drop the stacked outputs nobody reads, and the carries that neither a read output
+    nor another kept carry needs (a fixed point over the body); then the consts and xs
+    the smaller body no longer reads."""
+    p = eqn.params
+    nc, nk = p["num_consts"], p["num_carry"]
+    body = p["jaxpr"]
+    j = body.jaxpr
+    if any(has_effect for has_effect in (e.primitive.effectful for e in j.eqns)):
+        return eqn, [True] * len(eqn.invars)
+    used_ys = list(used_outputs[nk:])
+    keep_carry = list(used_outputs[:nk])
+    while True:
+        new_j, used_in = pe.dce_jaxpr_outputs(j, keep_carry + used_ys)
+        grown = [k or u for k, u in zip(keep_carry, used_in[nc:nc + nk])]
+        if grown == keep_carry:
+            break
+        keep_carry = grown
+    keep_in = (used_in[:nc] + keep_carry + used_in[nc + nk:])
+    if all(keep_in) and all(keep_carry) and all(used_ys):
+        return eqn, [True] * len(eqn.invars)
+    invars = [v for v, k in zip(j.invars, keep_in) if k]
+    new_body = ClosedJaxpr(Jaxpr([], invars, new_j.outvars, new_j.eqns), [])
+    outvars = ([o for o, k in zip(eqn.outvars[:nk], keep_carry) if k]
+               + [o for o, k in zip(eqn.outvars[nk:], used_ys) if k])
+    params = dict(p, jaxpr=new_body, num_consts=sum(keep_in[:nc]),
+                  num_carry=sum(keep_carry))
+    new = eqn.replace(invars=[v for v, k in zip(eqn.invars, keep_in) if k],
+                      outvars=outvars, params=params)
+    return new, [True] * len(new.invars)
+
+
+scan_p.dce_rule = _scan_dce
+
+
 # ============================================================================ while
 
 while_p = Primitive("while", multiple_results=True)
