@@ -272,3 +272,37 @@ def test_chunked_bias_tiled(shape):
     tree_bits_equal(fg.jit(f)(x, b, c), f(x, b, c))
     tree_bits_equal(fg.jit(fg.grad(lambda x, b: fnp.sum(f(x, b, c)[1])))(x, b),
                     fg.grad(lambda x, b: fnp.sum(f(x, b, c)[1]))(x, b))
+
+
+# ----------------------------------------------------------------------------- outer products
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("size", ["small", "big"])
+def test_outer_product_dot_matches_eager_and_matmul(batched, size):
+    """Size-1 contractions run as a broadcast multiply (small) or an einsum (at least
+    ``OUTER_EINSUM_MIN`` output elements); eager and jit use the same one."""
+    _dot = importlib.import_module("funcgrad.lax.dot")
+    rng = np.random.default_rng(3)
+    m, n = (8, 16) if size == "small" else (256, 160)
+    b = 3 if batched else None
+    lshape = (b, m) if batched else (m,)
+    rshape = (b, n) if batched else (n,)
+    x = rng.standard_normal(lshape).astype(np.float32)
+    y = rng.standard_normal(rshape).astype(np.float32)
+    x.flat[0] = -0.0
+    x.flat[1] = np.nan
+    y.flat[2] = np.inf
+    assert ((m * n * (b or 1)) >= _dot.OUTER_EINSUM_MIN) == (size == "big")
+    if batched:
+        f = lambda a, c: lax.dot_general(a[:, :, None], c[:, None, :],   # noqa: E731
+                                         (((2,), (1,)), ((0,), (0,))))
+    else:
+        f = lambda a, c: lax.dot_general(a[:, None], c[None, :],   # noqa: E731
+                                         (((1,), (0,)), ((), ())))
+    with np.errstate(invalid="ignore"):      # inf * 0
+        eager = np.asarray(f(fnp.asarray(x), fnp.asarray(y)))
+        jitted = np.asarray(fg.jit(f)(x, y))
+        want = (x[:, :, None] * y[:, None, :]) if batched else np.outer(x, y)
+    assert eager.dtype == np.float32
+    np.testing.assert_array_equal(eager.view(np.uint32), jitted.view(np.uint32))
+    np.testing.assert_array_equal(eager, want)   # equal values (signed zeros may differ)

@@ -97,15 +97,26 @@ def dot_code(e, lhs, rhs):
         bshape = tuple(ra.shape[i] for i in rperm)
     lt = tuple(l3) if batched else tuple(l3[1:])
     rt = tuple(r3) if batched else tuple(r3[1:])
-    if tuple(ashape) != lt:
-        a = f"{a}.reshape({lt!r})"
-    if tuple(bshape) != rt:
-        b = f"{b}.reshape({rt!r})"
-    if lt[-1] == 1 and (batched or lt[0] > 1 or rt[-1] > 1):
-        # size-1 contraction: a broadcast multiply, as dot_general_kernel does
-        code = f"_np.multiply({a}, {b})"
+    outer = lt[-1] == 1 and (batched or lt[0] > 1 or rt[-1] > 1)   # size-1 contraction
+    if outer and l3[0] * l3[1] * r3[2] >= _dot.OUTER_EINSUM_MIN:
+        # a big outer product: einsum, as dot_general_kernel does
+        la2 = lt[:2] if batched else lt[:1]
+        rb2 = (rt[0], rt[2]) if batched else rt[1:]
+        if tuple(ashape) != la2:
+            a = f"{a}.reshape({la2!r})"
+        if tuple(bshape) != rb2:
+            b = f"{b}.reshape({rb2!r})"
+        spec = "bi,bj->bij" if batched else "i,j->ij"
+        code = f"_np.einsum({spec!r}, {a}, {b}, order='C')"
     else:
-        code = f"_matmul({a}, {b})" if batched else f"_dot({a}, {b})"
+        if tuple(ashape) != lt:
+            a = f"{a}.reshape({lt!r})"
+        if tuple(bshape) != rt:
+            b = f"{b}.reshape({rt!r})"
+        if outer:   # a small one: a broadcast multiply, as dot_general_kernel does
+            code = f"_np.multiply({a}, {b})"
+        else:
+            code = f"_matmul({a}, {b})" if batched else f"_dot({a}, {b})"
     rshape = (lt[0], lt[1], rt[2]) if batched else (lt[0], rt[1])
     if tuple(rshape) != tuple(out_shape):
         code = f"{code}.reshape({tuple(out_shape)!r})"

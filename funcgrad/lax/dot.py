@@ -45,15 +45,27 @@ def dot_plan(lshape, rshape, dimension_numbers):
     return lperm, rperm, (B, M, K), (B, K, N), out_shape, bool(lb)
 
 
+#: outer products (size-1 contractions) with at least this many output elements use einsum
+OUTER_EINSUM_MIN = 1 << 15
+
+
 def dot_general_kernel(lhs, rhs, *, dimension_numbers, precision=None,
                        preferred_element_type=None, out=None):
     lperm, rperm, l3, r3, out_shape, batched = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
     a = lhs if lperm is None else lhs.transpose(lperm)
     b = rhs if rperm is None else rhs.transpose(rperm)
     if l3[2] == 1 and (batched or l3[1] > 1 or r3[2] > 1):
-        # contraction of size 1 (outer products, e.g. per-example gradients): a broadcast
-        # multiply gives the same bits as matmul, several times faster
-        if batched:
+        # contraction of size 1 (outer products, e.g. per-example gradients): several
+        # times faster than matmul as a broadcast multiply, or for big outputs as an einsum
+        # (whose product loop runs over whole rows; it adds the products to 0, so a -0
+        # product comes out +0 as from matmul)
+        if l3[0] * l3[1] * r3[2] >= OUTER_EINSUM_MIN:
+            if batched:
+                r = np.einsum("bi,bj->bij", a.reshape(l3[:2]), b.reshape((r3[0], r3[2])),
+                              order="C")
+            else:
+                r = np.einsum("i,j->ij", a.reshape(l3[1]), b.reshape(r3[2]), order="C")
+        elif batched:
             r = np.multiply(a.reshape(l3), b.reshape(r3))
         else:
             r = np.multiply(a.reshape(l3[1:]), b.reshape(r3[1:]))
