@@ -69,7 +69,7 @@ _DEBUG = _trace._DEBUG
 _ufunc = np.ufunc
 
 
-def _eager_binary(prim, ufunc, name, x1, x2, inexact):
+def _eager_binary(ufunc, kinds, name, x1, x2, inexact):
     """``prim`` applied eagerly to a strong ``Array`` ``x1`` and an operand that needs no
     type promotion (a strong ``Array`` of the same dtype, a Python scalar of the array's
     kind, a NumPy scalar of its dtype): the primitive's own ufunc on the raw values, with
@@ -82,12 +82,8 @@ def _eager_binary(prim, ufunc, name, x1, x2, inexact):
         return None
     dt = va.dtype
     k = dt.kind
-    if k == "b" or k not in prim.lowering["kinds"] or (inexact and k not in "fc"):
+    if k == "b" or k not in kinds or (inexact and k not in "fc"):
         return None
-    if ufunc is None:
-        ufunc = prim.impl
-        if type(ufunc) is not _ufunc:
-            return None
     t2 = type(x2)
     if t2 is Array:
         vb = x2._value
@@ -142,11 +138,15 @@ def _traced_binary(prim, x1, x2, inexact):
 
 def _binary(name, lax_fn, inexact=False, doc=None, prim=None, ufunc=None):
     where = f"fnp.{name}"
+    if prim is not None and ufunc is None and type(prim.impl) is _ufunc:
+        ufunc = prim.impl
+    kinds = prim.lowering["kinds"] if prim is not None else ""
 
     def f(x1, x2, /):
         if prim is not None:
             if type(x1) is Array:
-                r = _eager_binary(prim, ufunc, where, x1, x2, inexact)
+                r = None if ufunc is None else _eager_binary(ufunc, kinds, where, x1, x2,
+                                                               inexact)
             else:
                 r = _traced_binary(prim, x1, x2, inexact)
             if r is not None:
