@@ -16,14 +16,10 @@ from .ad_util import Zero, add_any_p, add_tangents, instantiate
 # ----------------------------------------------------------------------------- JVP
 
 
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent", "_aval")
+class PrimalTracer(Tracer):
+    """A tracer carrying a ``primal`` value, whose abstract value it computes once."""
 
-    def __init__(self, trace, primal, tangent):
-        self._trace = trace
-        self.primal = primal
-        self.tangent = tangent
-        self._aval = None
+    __slots__ = ("primal", "_aval")
 
     @property
     def aval(self):
@@ -31,6 +27,16 @@ class JVPTracer(Tracer):
         if a is None:
             a = self._aval = get_aval(self.primal)
         return a
+
+
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+        self._aval = None
 
 
 class JVPTrace(Trace):

@@ -37,24 +37,17 @@ from .ad_util import Zero, add_any_p
 _DERIVED, _TRANSPOSE, _GENERAL = 0, 1, 2   # node kinds (rules 2, 3, 4)
 
 
-class TapeTracer(Tracer):
+class TapeTracer(ad.PrimalTracer):
     """A value recorded on the tape: its concrete ``primal`` (always an ``Array``) and its
     slot ``idx`` in the tape."""
 
-    __slots__ = ("primal", "idx", "_aval")
+    __slots__ = ("idx",)
 
     def __init__(self, trace, primal, idx):
         self._trace = trace
         self.primal = primal
         self.idx = idx
         self._aval = None
-
-    @property
-    def aval(self):
-        a = self._aval
-        if a is None:
-            a = self._aval = get_aval(self.primal)
-        return a
 
     # metadata straight from the concrete value (no abstract value built per operation)
     @property
