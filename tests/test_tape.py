@@ -247,3 +247,23 @@ def test_zero_cotangent_types():
     np.testing.assert_array_equal(gx, np.zeros(2, np.float32))
     np.testing.assert_array_equal(gy, np.ones(3, np.float32))
     assert isinstance(gx, fg.Array) and not isinstance(gx, Zero)
+
+
+def test_grad_of_jit_reuses_its_compiled_pieces(monkeypatch):
+    """``grad(jit(f))`` at top level splits the jitted call into known and unknown parts
+    once per signature: later calls compile nothing."""
+    import funcgrad.compiler as compiler
+    f = fg.jit(lambda w, x: fnp.mean(fnp.tanh(x @ w) ** 2))
+    w = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    g = fg.grad(f)
+    first = g(w, x)
+    compiled = []
+    real = compiler.Executable
+    monkeypatch.setattr(compiler, "Executable",
+                        lambda *a, **k: compiled.append(1) or real(*a, **k))
+    for _ in range(3):
+        np.testing.assert_array_equal(g(w, x), first)
+    assert not compiled, f"{len(compiled)} programs compiled on repeated grad(jit(f)) calls"
+    want = fg.jit(fg.grad(lambda w, x: fnp.mean(fnp.tanh(x @ w) ** 2)))(w, x)
+    check_close(first, want, atol=1e-6, rtol=1e-6)

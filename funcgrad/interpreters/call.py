@@ -22,6 +22,7 @@ from .ad_util import Zero, instantiate
 _jvp_cache = weakref.WeakKeyDictionary()
 _batch_cache = weakref.WeakKeyDictionary()
 _transpose_cache = weakref.WeakKeyDictionary()
+_pe_cache = weakref.WeakKeyDictionary()
 
 
 def _cached(cache, closed, key, build):
@@ -32,6 +33,14 @@ def _cached(cache, closed, key, build):
     if r is None:
         r = d[key] = build()
     return r
+
+
+def partial_eval_jaxpr_cached(closed: ClosedJaxpr, unknowns, recompute):
+    """``pe.partial_eval_jaxpr`` remembered per jaxpr and unknowns pattern, so the known
+    and unknown jaxprs of a call are the same objects every time (their compiled code and
+    transposes are then cached too: ``grad(jit(f))`` does not recompile per call)."""
+    return _cached(_pe_cache, closed, (tuple(unknowns), recompute),
+                   lambda: pe.partial_eval_jaxpr(closed, list(unknowns), recompute=recompute))
 
 
 def hoist_consts(closed: ClosedJaxpr):
@@ -190,9 +199,10 @@ def _make_call_primitive(name, recompute):
 
     def _partial_eval(trace, tracers, *, jaxpr, **params):
         unknowns = [not t.is_known for t in tracers]
-        known, unknown, out_unk, num_res = pe.partial_eval_jaxpr(
-            jaxpr, unknowns, recompute=recompute)
-        known_j, known_consts = hoist_consts(known)
+        known, unknown, out_unk, num_res = partial_eval_jaxpr_cached(jaxpr, unknowns,
+                                                                     recompute)
+        known_j, known_consts = _cached(_pe_cache, known, "hoisted",
+                                        lambda: hoist_consts(known))
         known_ins = [t.const for t in tracers if t.is_known]
         known_outs = p.bind(*known_consts, *known_ins, jaxpr=known_j, **params)
         n_known_out = len(known_outs) - num_res
@@ -209,8 +219,8 @@ def _make_call_primitive(name, recompute):
 
     def _partial_eval_jaxpr(eqn, unk_ins):
         jaxpr = eqn.params["jaxpr"]
-        known, unknown, out_unk, num_res = pe.partial_eval_jaxpr(jaxpr, unk_ins,
-                                                                 recompute=recompute)
+        known, unknown, out_unk, num_res = partial_eval_jaxpr_cached(jaxpr, unk_ins,
+                                                                     recompute)
         res_vars = [Var(a) for a in known.out_avals[len(known.out_avals) - num_res:]]
         known_outvars = [v for v, u in zip(eqn.outvars, out_unk) if not u]
         e_known = Eqn(p, [v for v, u in zip(eqn.invars, unk_ins) if not u],
