@@ -30,7 +30,7 @@ from ..core.trace import Tracer
 from ..interpreters.partial_eval import dce_eqns
 
 __all__ = ["inline_calls", "dce", "cse", "fold_constants", "simplify",
-           "fold_transposes_into_dot", "optimize", "FOLD_MAX_ELEMENTS"]
+           "fold_transposes_into_dot", "merge_padded_sums", "optimize", "FOLD_MAX_ELEMENTS"]
 
 #: equations whose inputs are all known and whose outputs have at most this many
 #: elements are evaluated at compile time by ``fold_constants``
@@ -594,13 +594,95 @@ def fold_transposes_into_dot(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 # ----------------------------------------------------------------------------- pipeline
 
+# ----------------------------------------------------------------------------- padded sums
+
+def _pad_region(e):
+    """``[(operand, axis, start, stop)]`` when the ``pad`` equation ``e`` places its
+    operand in a block of zeros (+0.0 padding, no interior padding, along one axis)."""
+    x, pv = e.invars
+    if not _is_scalar_value(pv, 0) or np.asarray(pv.val).dtype.kind not in "fc":
+        return None
+    cfg = e.params["padding_config"]
+    if any(lo < 0 or hi < 0 or interior for lo, hi, interior in cfg):
+        return None
+    axes = [i for i, (lo, hi, _) in enumerate(cfg) if lo or hi]
+    if len(axes) != 1:
+        return None
+    k = axes[0]
+    lo = cfg[k][0]
+    return [(x, k, lo, lo + x.aval.shape[k])]
+
+
+def merge_padded_sums(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """``add_any`` of zero-padded blocks of one axis that do not overlap (the transpose of
+    several slices of one array, e.g. an LSTM's gates) becomes one ``concatenate`` of the
+    blocks and zero gaps, plus ``0.0``: the same bits (``v + 0.0 + ... = v + 0.0``, which
+    turns ``-0.0`` into ``+0.0`` as the sum does), without materializing every padded
+    copy.  The padded copies are left for DCE."""
+    from ..lax.elementwise import add_p
+    from ..lax.structural import broadcast_in_dim_p, concatenate_p
+    from ..interpreters.ad_util import add_any_p
+    j = closed.jaxpr
+    regions = {}
+    eqns = []
+    changed = False
+    for e in j.eqns:
+        p = e.primitive
+        if p.name == "pad":
+            r = _pad_region(e)
+            if r is not None:
+                regions[e.outvars[0]] = r
+        elif p is add_any_p and all(type(v) is Var and v in regions for v in e.invars):
+            pieces = regions[e.invars[0]] + regions[e.invars[1]]
+            out = e.outvars[0]
+            k = pieces[0][1]
+            pieces.sort(key=lambda t: t[2])
+            if all(t[1] == k for t in pieces) and all(
+                    a[3] <= b[2] for a, b in zip(pieces, pieces[1:])) and type(out) is Var:
+                regions[out] = pieces
+                eqns.extend(_concat_blocks(pieces, out, k, e.source, add_p,
+                                           broadcast_in_dim_p, concatenate_p))
+                changed = True
+                continue
+        eqns.append(e)
+    if not changed:
+        return closed
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.outvars, eqns), closed.consts)
+
+
+def _concat_blocks(pieces, out, k, source, add_p, bcast_p, concat_p):
+    from ..core.abstract import ShapedArray
+    shape, dt = out.aval.shape, out.aval.dtype
+    zero = Literal(np.zeros((), dt)[()], ShapedArray((), dt))
+    new, parts, pos = [], [], 0
+
+    def gap(n):
+        gshape = shape[:k] + (n,) + shape[k + 1:]
+        v = Var(ShapedArray(gshape, dt))
+        new.append(Eqn(bcast_p, [zero], [v], {"shape": gshape, "broadcast_dimensions": ()},
+                       source))
+        parts.append(v)
+
+    for x, _, start, stop in pieces:
+        if start > pos:
+            gap(start - pos)
+        parts.append(x)
+        pos = stop
+    if pos < shape[k]:
+        gap(shape[k] - pos)
+    cat = Var(ShapedArray(shape, dt))
+    new.append(Eqn(concat_p, parts, [cat], {"dimension": k}, source))
+    new.append(Eqn(add_p, [cat, zero], [out], {}, source))
+    return new
+
+
 def optimize(closed: ClosedJaxpr, max_rounds: int = 4) -> ClosedJaxpr:
-    """Run all passes until nothing changes: inline, simplify, CSE, fold constants, fold
-    transposes into dots, DCE.
+    """Inline calls and merge padded sums, then run the other passes until nothing changes:
+    simplify, CSE, fold constants, fold transposes into dots, DCE.
 
     >>> optimize(fg.make_jaxpr(lambda x: fnp.exp(x) * 1.0 + fnp.exp(x))(1.0))
     """
-    c = dce(inline_calls(closed))
+    c = dce(merge_padded_sums(inline_calls(closed)))
     for _ in range(max_rounds):
         before = c
         c = simplify(c)
