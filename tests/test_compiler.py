@@ -509,13 +509,32 @@ class TestCodegen:
             f.lower(fnp.ones((2, 3)))
         del ei
 
-    def test_compile_cache_by_identity(self):
+    def test_compile_cache_by_identity_and_structure(self):
         c = fg.make_jaxpr(lambda x: fnp.sin(x))(1.0)
         e1 = compile_jaxpr(c)
         assert compile_jaxpr(c) is e1
         assert compile_jaxpr(c, donated=(True,)) is not e1
+        # the same program traced again (an eager control-flow body) reuses the executable
         c2 = fg.make_jaxpr(lambda x: fnp.sin(x))(1.0)
-        assert compile_jaxpr(c2) is not e1
+        assert c2 is not c and compile_jaxpr(c2) is e1
+        # ... but any difference in types, literals (even the sign of zero), parameters or
+        # constants compiles anew
+        others = [fg.make_jaxpr(lambda x: fnp.sin(x))(fnp.ones(2)),
+                  fg.make_jaxpr(lambda x: fnp.cos(x))(1.0),
+                  fg.make_jaxpr(lambda x: fnp.sin(x))(np.float64(1.0)),
+                  fg.make_jaxpr(lambda x: x + 0.0)(1.0),
+                  fg.make_jaxpr(lambda x: x + -0.0)(1.0),
+                  fg.make_jaxpr(lambda x: fnp.sum(x, axis=0))(fnp.ones((2, 3))),
+                  fg.make_jaxpr(lambda x: fnp.sum(x, axis=1))(fnp.ones((2, 3)))]
+        exes = [compile_jaxpr(o) for o in others]
+        assert len({id(e) for e in exes + [e1]}) == len(exes) + 1
+        x = fnp.array(-0.0)
+        assert np.signbit(np.asarray(exes[3](x)[0])) == np.signbit(np.float32(-0.0 + 0.0))
+        assert np.signbit(np.asarray(exes[4](x)[0])) == np.signbit(np.float32(-0.0 + -0.0))
+        k = fg.make_jaxpr(lambda x: x * fnp.arange(3.0))(fnp.ones(3))
+        k2 = fg.make_jaxpr(lambda x: x * fnp.arange(3.0))(fnp.ones(3))
+        if k.consts:   # constants count by identity: a fresh one compiles anew
+            assert compile_jaxpr(k) is not compile_jaxpr(k2) or k.consts[0] is k2.consts[0]
 
     def test_compile_cache_is_weak(self):
         import weakref

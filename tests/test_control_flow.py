@@ -806,3 +806,31 @@ def test_scan_dce_drops_unread_consts_and_xs_and_keeps_effects():
     closed = fg.make_jaxpr(g)(x)
     (e,) = _scan_eqn(passes.dce(closed))
     assert len(e.outvars) == 2                   # an effectful body is left whole
+
+
+def test_eager_control_flow_reuses_compiled_bodies(monkeypatch):
+    """Eager scan/cond (and grad through them) trace their bodies on every call; a body
+    equal in structure to one compiled before reuses its executable."""
+    import funcgrad.compiler as compiler
+    w = np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32) * 0.3
+    xs = np.random.default_rng(1).standard_normal((6, 2, 4)).astype(np.float32)
+
+    def loss(w, xs):
+        def cell(h, x):                    # a new closure on every call
+            h = fnp.tanh(h @ w + x)
+            return h, h
+        _, hs = lax.scan(cell, fnp.zeros((2, 4)), xs)
+        return lax.cond(fnp.sum(hs) > 0, lambda v: fnp.sum(v ** 2), lambda v: fnp.sum(v), hs)
+
+    first = (loss(w, xs), fg.grad(loss)(w, xs))
+    built = []
+    real = compiler.Executable
+    monkeypatch.setattr(compiler, "Executable",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    again = (loss(w, xs), fg.grad(loss)(w, xs))
+    assert not built, f"{len(built)} bodies compiled again"
+    np.testing.assert_array_equal(again[0], first[0])
+    np.testing.assert_array_equal(again[1], first[1])
+    w2 = w * 2.0                           # new values, same program: still no compile
+    loss(w2, xs)
+    assert not built

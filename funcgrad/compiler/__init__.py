@@ -26,12 +26,13 @@ import itertools
 import linecache
 import threading
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from ..core.array import Array
 from ..core.config import config
-from ..core.ir import ClosedJaxpr
+from ..core.ir import ClosedJaxpr, DropVar, Jaxpr, Literal
 from ..core.staging import set_compile_hook
 from ..interpreters.call import jit_p
 from . import passes, runtime
@@ -138,12 +139,85 @@ class Executable:
 
 _cache = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
+# structurally equal programs (control-flow bodies and call splits traced again on every
+# eager call) share one executable; bounded, least recently used first out
+_struct_cache = OrderedDict()
+STRUCT_CACHE_SIZE = 512
+
+
+def _knobs():
+    """The tuning knobs read while compiling (a change compiles anew)."""
+    return (runtime.CHUNK_BYTES, runtime.NUM_THREADS, runtime.PARALLEL_MIN_ELEMENTS,
+            runtime.SPLIT_MIN_ELEMENTS, runtime.SPLIT_CHUNK_BYTES, passes.FOLD_MAX_ELEMENTS)
+
+
+def structure_key(closed: ClosedJaxpr):
+    """``(key, keep)``: a hashable description of ``closed`` that is equal for two
+    programs only if they compile to the same code (variables numbered in order of
+    appearance; types, literals and scalar parameters by value; anything else, such as
+    constants, functions or arrays in parameters, by identity, kept alive in ``keep``)."""
+    names = {}
+    keep = []
+
+    def atom(v):
+        if type(v) is Literal:
+            a = np.asarray(v.val)
+            return ("L", a.dtype.str, a.tobytes(), v.aval.weak_type)
+        if type(v) is DropVar:
+            return ("_", aval(v.aval))
+        n = names.get(v)
+        if n is None:
+            n = names[v] = len(names)
+            return (n, aval(v.aval))
+        return n
+
+    def aval(a):
+        shape = getattr(a, "shape", None)
+        if shape is None:
+            keep.append(a)
+            return ("id", id(a))
+        return (tuple(shape), a.dtype.str, bool(a.weak_type))
+
+    def param(x):
+        t = type(x)
+        if x is None or t is bool or t is int or t is float or t is str:
+            return (t.__name__, repr(x))
+        if t is tuple or t is list:
+            return (t.__name__,) + tuple(param(y) for y in x)
+        if t is dict:
+            return ("dict",) + tuple((k, param(x[k])) for k in sorted(x, key=repr))
+        if isinstance(x, np.dtype):
+            return ("dtype", x.str)
+        if isinstance(x, np.generic):
+            return ("np", x.dtype.str, x.tobytes())
+        if t is ClosedJaxpr:
+            return ("closed", program(x))
+        if t is Jaxpr:
+            return ("jaxpr", body(x))
+        keep.append(x)
+        return ("id", id(x))
+
+    def body(j):
+        return (tuple(atom(v) for v in j.constvars), tuple(atom(v) for v in j.invars),
+                tuple((e.primitive.name, id(e.primitive), tuple(atom(v) for v in e.invars),
+                       tuple(atom(v) for v in e.outvars),
+                       tuple((k, param(e.params[k])) for k in sorted(e.params)), e.source)
+                      for e in j.eqns),
+                tuple(atom(v) for v in j.outvars))
+
+    def program(c):
+        keep.extend(c.consts)
+        return (body(c.jaxpr), tuple(id(x) for x in c.consts))
+
+    return program(closed), keep
 
 
 def compile_jaxpr(closed: ClosedJaxpr, donated=(), backend=None, name="jit") -> Executable:
     """Compile ``closed`` (for ``backend``, default ``config.default_backend``); returns an
     ``Executable``.  Cached by the identity of ``closed`` (and the donation mask, backend
-    and the ``debug_nans``/``debug_infs`` flags), so repeated compiles are free.
+    and the ``debug_nans``/``debug_infs`` flags), so repeated compiles are free; a program
+    equal in structure to one compiled before (``structure_key``: a control-flow body traced
+    again by an eager call) reuses that executable.
 
     >>> exe = compile_jaxpr(fg.make_jaxpr(lambda x: x + 1.0)(1.0))
     >>> exe is compile_jaxpr(closed_same_object)   # cached
@@ -156,7 +230,26 @@ def compile_jaxpr(closed: ClosedJaxpr, donated=(), backend=None, name="jit") -> 
         exe = d.get(key)
         if exe is not None:
             return exe
-    exe = Executable(closed, key[0], debug, backend, name)
+    try:
+        skey, keep = structure_key(closed)
+        skey = (skey, key, name, _knobs())
+        hash(skey)
+    except TypeError:          # an unhashable piece: compile by identity only
+        skey = None
+    exe = None
+    if skey is not None:
+        with _cache_lock:
+            hit = _struct_cache.get(skey)
+            if hit is not None:
+                _struct_cache.move_to_end(skey)
+                exe = hit[0]
+    if exe is None:
+        exe = Executable(closed, key[0], debug, backend, name)
+        if skey is not None:
+            with _cache_lock:
+                _struct_cache[skey] = (exe, keep)
+                while len(_struct_cache) > STRUCT_CACHE_SIZE:
+                    _struct_cache.popitem(last=False)
     with _cache_lock:
         d = _cache.get(closed)
         if d is None:
@@ -169,6 +262,7 @@ def clear_cache():
     """Forget every compiled executable."""
     with _cache_lock:
         _cache.clear()
+        _struct_cache.clear()
 
 
 # ----------------------------------------------------------------------------- registration
