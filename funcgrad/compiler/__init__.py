@@ -143,6 +143,11 @@ _cache_lock = threading.Lock()
 # eager call) share one executable; bounded, least recently used first out
 _struct_cache = OrderedDict()
 STRUCT_CACHE_SIZE = 512
+STRUCT_CACHE_CONST_BYTES = 1 << 16
+
+
+def _const_raw(c):
+    return c._value if type(c) is Array else c
 
 
 def _knobs():
@@ -230,12 +235,15 @@ def compile_jaxpr(closed: ClosedJaxpr, donated=(), backend=None, name="jit") -> 
         exe = d.get(key)
         if exe is not None:
             return exe
-    try:
-        skey, keep = structure_key(closed)
-        skey = (skey, key, name, _knobs())
-        hash(skey)
-    except TypeError:          # an unhashable piece: compile by identity only
-        skey = None
+    skey = None
+    if sum(getattr(_const_raw(c), "nbytes", 0) for c in closed.consts) <= STRUCT_CACHE_CONST_BYTES:
+        # (programs holding big constants are not kept alive by the structural cache)
+        try:
+            skey, keep = structure_key(closed)
+            skey = (skey, key, name, _knobs())
+            hash(skey)
+        except TypeError:          # an unhashable piece: compile by identity only
+            skey = None
     exe = None
     if skey is not None:
         with _cache_lock:
