@@ -108,6 +108,7 @@ def vjp(fun, *primals, has_aux=False):
 
     >>> y, f_vjp = vjp(fnp.sin, 0.5)
     >>> f_vjp(1.0)   # (cos(0.5),)
+    (Array(0.87758255, dtype=float32, weak_type=True),)
     """
     fname = f"vjp of {_fun_name(fun)}"
     _, nums, flat, in_tree, flat_fun, info = _vjp_setup(
@@ -443,7 +444,9 @@ def _flatten_axes(what, tree_def, axes, fname):
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     """Vectorize ``fun`` over a batch axis of its arguments.
 
-    >>> vmap(lambda x, w: x @ w, in_axes=(0, None))(xs, w)
+    >>> xs, w = fnp.ones((5, 3)), fnp.ones((3, 2))
+    >>> vmap(lambda x, w: x @ w, in_axes=(0, None))(xs, w).shape
+    (5, 2)
     """
     fname = f"vmap({_fun_name(fun)})"
     if isinstance(in_axes, list):
@@ -799,6 +802,7 @@ def jit(fun=None, static_argnums=(), static_argnames=(), donate_argnums=()):
 
     >>> f = jit(lambda x: fnp.tanh(x) * 2.0)
     >>> f(fnp.ones(3))
+    Array([1.5231884, 1.5231884, 1.5231884], dtype=float32)
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,

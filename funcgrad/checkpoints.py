@@ -383,7 +383,7 @@ def load(path, target=None):
 
     >>> fg.save("/tmp/p.fgz", (fnp.ones(2), None))
     >>> fg.load("/tmp/p.fgz")
-    (Array([1., 1.]), None)
+    (Array([1., 1.], dtype=float32), None)
     """
     path = os.fspath(path)
     try:

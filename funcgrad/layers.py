@@ -419,7 +419,8 @@ def Dropout(rate, mode=None):
     the identity when ``train=False``.  Needs ``rng=`` when training.
 
     >>> init, apply = Dropout(0.5)
-    >>> y = apply((), x, rng=random.key(0), train=True)
+    >>> apply((), fnp.ones(6), rng=random.key(0), train=True)   # kept units scaled by 2
+    Array([0., 0., 2., 2., 0., 2.], dtype=float32)
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"Dropout: rate is the probability of dropping a unit and must be in "
@@ -819,6 +820,16 @@ def summary(init_fun, input_shape, rng=None, print_fn=print):
     total parameter count.
 
     >>> summary(serial(Dense(32), Relu, Dense(10))[0], (-1, 784))
+    -------------------------------------
+    Layer      Output shape      Params
+    =====================================
+    Dense(32)  (None, 32)        25,120
+    Relu       (None, 32)             0
+    Dense(10)  (None, 10)           330
+    =====================================
+    Total params: 25,450
+    -------------------------------------
+    25450
     """
     rng = random.key(0) if rng is None else rng
     rows = []

@@ -87,7 +87,7 @@ def mean_squared_error(predictions, targets, *, reduction="mean"):
 
     >>> losses.mean_squared_error(fnp.array([[0.0, 1.0]]), fnp.array([[1.0, 1.0]]),
     ...                           reduction="none")
-    Array([0.5])
+    Array([0.5], dtype=float32)
     """
     _check_reduction(reduction, "mean_squared_error")
     p, t = _pair("mean_squared_error", predictions, targets)
@@ -106,7 +106,7 @@ def huber_loss(predictions, targets, delta=1.0, *, reduction="mean"):
     (``e = predictions - targets``; optax's definition).
 
     >>> losses.huber_loss(fnp.array([0.5, 3.0]), fnp.array([0.0, 0.0]), reduction="none")
-    Array([0.125, 2.5  ])
+    Array([0.125, 2.5  ], dtype=float32)
     """
     _check_reduction(reduction, "huber_loss")
     if not delta > 0:
@@ -128,7 +128,7 @@ def binary_cross_entropy(probabilities, targets, *, eps=1e-7, reduction="mean"):
     ``sigmoid_binary_cross_entropy`` when you have logits.
 
     >>> losses.binary_cross_entropy(fnp.array([0.9, 0.2]), fnp.array([1.0, 0.0]))
-    Array(0.16425206)
+    Array(0.16425206, dtype=float32)
     """
     _check_reduction(reduction, "binary_cross_entropy")
     p, t = _pair("binary_cross_entropy", probabilities, targets)
@@ -145,7 +145,7 @@ def sigmoid_binary_cross_entropy(logits, targets, *, reduction="mean"):
     Stable for any logit; its gradient is ``sigmoid(x) - t``.
 
     >>> losses.sigmoid_binary_cross_entropy(fnp.array([1e4, -1e4]), fnp.array([1.0, 0.0]))
-    Array(0.)
+    Array(0., dtype=float32)
     """
     _check_reduction(reduction, "sigmoid_binary_cross_entropy")
     x, t = _pair("sigmoid_binary_cross_entropy", logits, targets)
@@ -160,7 +160,7 @@ def softmax_cross_entropy(logits, labels, *, axis=-1, reduction="mean"):
     Entries with label 0 contribute 0 even where a logit is ``-inf``.
 
     >>> losses.softmax_cross_entropy(fnp.array([[0.0, 0.0]]), fnp.array([[1.0, 0.0]]))
-    Array(0.6931472)
+    Array(0.6931472, dtype=float32)
     """
     _check_reduction(reduction, "softmax_cross_entropy")
     x, y = fnp.asarray(logits), fnp.asarray(labels)
@@ -192,7 +192,7 @@ def softmax_cross_entropy_with_integer_labels(logits, labels, *, reduction="mean
 
     >>> losses.softmax_cross_entropy_with_integer_labels(fnp.array([[2.0, 0.0]]),
     ...                                                  fnp.array([0]))
-    Array(0.12692809)
+    Array(0.12692809, dtype=float32)
     """
     name = "softmax_cross_entropy_with_integer_labels"
     _check_reduction(reduction, name)
@@ -238,7 +238,7 @@ def l1_penalty(params):
     coefficient).
 
     >>> losses.l1_penalty([fnp.array([-1.0, 2.0]), fnp.array([[3.0]])])
-    Array(6.)
+    Array(6., dtype=float32)
     """
     total = None
     for leaf in _leaves(params, "l1_penalty"):
@@ -251,7 +251,7 @@ def l2_penalty(params):
     """``sum(leaf ** 2)`` over every leaf of the pytree ``params`` (no 1/2 factor).
 
     >>> losses.l2_penalty((fnp.array([1.0, 2.0]),))
-    Array(5.)
+    Array(5., dtype=float32)
     """
     total = None
     for leaf in _leaves(params, "l2_penalty"):

@@ -545,7 +545,7 @@ def normal(key, shape=(), dtype=None):
     Complex dtypes give ``(re + 1j*im) / sqrt(2)`` from two split keys, as JAX.
 
     >>> random.normal(random.key(0), (3,))
-    Array([ 1.6226422 ,  2.0252647 , -0.43359444])
+    Array([ 1.6226422 ,  2.0252647 , -0.43359444], dtype=float32)
     """
     key = _check_key("normal", key)
     dtype = _float_dtype(dtype, "normal", allow_complex=True)
@@ -755,7 +755,7 @@ def randint(key, shape, minval, maxval, dtype=None):
     a modulus; ``maxval <= minval`` gives ``minval``).
 
     >>> random.randint(random.key(0), (4,), 0, 10)
-    Array([9, 0, 2, 3])
+    Array([9, 0, 2, 3], dtype=int32)
     """
     key = _check_key("randint", key)
     dt = dtypes.default_int_dtype() if dtype is None else dtypes.check_supported(

@@ -85,6 +85,17 @@ def test_public_names_have_docstrings(reference):
                       + "; ".join(m.split(": ", 1)[1] for m in missing[:10]), stacklevel=1)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning",     # nan in fnp.arccosh's example
+                            "ignore::hypothesis.errors.NonInteractiveExampleWarning")
+def test_docstring_examples(reference, tmp_path, monkeypatch):
+    """Every ``>>>`` example of every docstring runs and prints what it shows (the check of
+    ``python docs/build.py --doctest``); if a change to the library changes a printed
+    value, check the new value is right and update the docstring."""
+    monkeypatch.chdir(tmp_path)           # examples may write files
+    problems = build.run_docstring_examples(reference)
+    assert not problems, "\n".join(problems)
+
+
 # ----------------------------------------------------------------------------- pages
 
 @pytest.mark.parametrize("path", PAGES, ids=_page_id)

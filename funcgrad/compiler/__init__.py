@@ -224,8 +224,10 @@ def compile_jaxpr(closed: ClosedJaxpr, donated=(), backend=None, name="jit") -> 
     equal in structure to one compiled before (``structure_key``: a control-flow body traced
     again by an eager call) reuses that executable.
 
-    >>> exe = compile_jaxpr(fg.make_jaxpr(lambda x: x + 1.0)(1.0))
-    >>> exe is compile_jaxpr(closed_same_object)   # cached
+    >>> closed = fg.make_jaxpr(lambda x: x + 1.0)(1.0)
+    >>> exe = compile_jaxpr(closed)
+    >>> exe is compile_jaxpr(closed)   # cached
+    True
     """
     backend = backend or config.default_backend
     debug = bool(config.debug_nans or config.debug_infs)

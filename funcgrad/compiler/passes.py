@@ -126,7 +126,11 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
     flat list of equations.  Constants of inlined bodies become constants of the result.
 
     >>> f = fg.jit(lambda x: x * 2.0)
-    >>> inline_calls(fg.make_jaxpr(lambda x: f(x) + 1.0)(1.0)).eqns  # mul, add
+    >>> inline_calls(fg.make_jaxpr(lambda x: f(x) + 1.0)(1.0))  # mul, add
+    { lambda ; a:f32[]. let
+        b:f32[] = mul a 2.0:f32[]
+        c:f32[] = add b 1.0:f32[]
+      in (c,) }
     """
     j = closed.jaxpr
     if not any(e.primitive.name in _CALL_PARAM for e in j.eqns):
@@ -252,7 +256,11 @@ def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
     inputs and structurally equal parameters as an earlier one reuses its outputs.
     Effectful and random-bit equations are never merged.
 
-    >>> cse(fg.make_jaxpr(lambda x: fnp.sin(x) + fnp.sin(x))(1.0)).eqns  # one sin
+    >>> cse(fg.make_jaxpr(lambda x: fnp.sin(x) + fnp.sin(x))(1.0))  # one sin
+    { lambda ; a:f32[]. let
+        b:f32[] = sin a
+        c:f32[] = add b b
+      in (c,) }
     """
     j = closed.jaxpr
     env = {}
@@ -315,6 +323,7 @@ def fold_constants(closed: ClosedJaxpr, max_elements: int = FOLD_MAX_ELEMENTS) -
     random and call/control-flow equations.
 
     >>> fold_constants(fg.make_jaxpr(lambda x: x * (fnp.float32(2) + 1))(1.0))  # mul by 3.0
+    { lambda ; a:f32[]. let b:f32[] = mul a 3.0:f32[] in (b,) }
     """
     j = closed.jaxpr
     known = {}
@@ -556,7 +565,9 @@ def fold_transposes_into_dot(closed: ClosedJaxpr) -> ClosedJaxpr:
     transposed operand, so results are identical.
 
     >>> closed = fg.make_jaxpr(lambda a, b: a.T @ b)(fnp.ones((3, 2)), fnp.ones((3, 4)))
-    >>> fold_transposes_into_dot(closed).eqns  # one dot_general contracting dims (0, 0)
+    >>> eqns = fold_transposes_into_dot(closed).eqns
+    >>> len(eqns), eqns[0].params["dimension_numbers"]  # one dot_general contracting dims (0, 0)
+    (1, (((0,), (0,)), ((), ())))
     """
     j = closed.jaxpr
     producer = {}
@@ -681,6 +692,10 @@ def optimize(closed: ClosedJaxpr, max_rounds: int = 4) -> ClosedJaxpr:
     simplify, CSE, fold constants, fold transposes into dots, DCE.
 
     >>> optimize(fg.make_jaxpr(lambda x: fnp.exp(x) * 1.0 + fnp.exp(x))(1.0))
+    { lambda ; a:f32[]. let
+        b:f32[] = exp a
+        c:f32[] = add b b
+      in (c,) }
     """
     c = dce(merge_padded_sums(inline_calls(closed)))
     for _ in range(max_rounds):

@@ -169,7 +169,7 @@ def mark_donated(arr: Array) -> None:
 
     >>> x = fnp.ones(3); mark_donated(x); x.shape
     Traceback (most recent call last):
-    DonatedArrayError: this Array was donated to a jit call ...
+    funcgrad.compiler.runtime.DonatedArrayError: this Array was donated to a jit call ...
     """
     if type(arr) is Array:
         arr._value = DONATED

@@ -31,7 +31,9 @@ def register_pytree_node(nodetype, flatten_func, unflatten_func):
 
     >>> class Pair:
     ...     def __init__(self, a, b): self.a, self.b = a, b
-    >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None), lambda _, c: Pair(*c))
+    >>> _ = register_pytree_node(Pair, lambda p: ((p.a, p.b), None), lambda _, c: Pair(*c))
+    >>> fg.tree.leaves(Pair(1, [2, 3]))
+    [1, 2, 3]
     """
     if nodetype in _registry:
         raise ValueError(f"{nodetype.__name__} is already registered as a pytree node")
@@ -290,7 +292,7 @@ def tree_map(f, tree, *rest, is_leaf=None):
 def tree_all(tree) -> bool:
     """Whether every leaf is truthy.
 
-    >>> tree_all({"a": True, "b": [1, 2]})
+    >>> fg.tree.all({"a": True, "b": [1, 2]})
     True
     """
     return all(tree_leaves(tree))

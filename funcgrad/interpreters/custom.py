@@ -329,7 +329,9 @@ class custom_vjp:
     >>> @custom_vjp
     ... def clip_grad(x):
     ...     return x
-    >>> clip_grad.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1, 1),))
+    >>> _ = clip_grad.defvjp(lambda x: (x, None), lambda _, g: (fnp.clip(g, -1, 1),))
+    >>> funcgrad.grad(lambda x: 5.0 * clip_grad(x))(2.0)   # cotangent 5 clipped to 1
+    Array(1., dtype=float32, weak_type=True)
     """
 
     def __init__(self, fun, nondiff_argnums=()):

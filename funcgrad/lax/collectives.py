@@ -85,6 +85,7 @@ def psum(x, axis_name):
     """Sum ``x`` over the vmapped axis ``axis_name`` (a name or a tuple of names); pytrees ok.
 
     >>> vmap(lambda x: x / psum(x, "i"), axis_name="i")(fnp.arange(1.0, 4.0))
+    Array([0.16666667, 0.33333334, 0.5       ], dtype=float32)
     """
     from ..core import pytree
 

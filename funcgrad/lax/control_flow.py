@@ -641,9 +641,9 @@ def cond(pred, true_fun, false_fun, *operands):
 
     >>> import funcgrad.numpy as fnp
     >>> cond(fnp.array(2.0) > 1, lambda x: x * 2, lambda x: -x, fnp.array(3.0))
-    Array(6.)
+    Array(6., dtype=float32, weak_type=True)
     >>> funcgrad.grad(lambda x: cond(x > 0, fnp.sin, fnp.cos, x))(1.0)   # cos(1)
-    Array(0.5403023, weak_type=True)
+    Array(0.5403023, dtype=float32, weak_type=True)
     """
     if not callable(true_fun) or not callable(false_fun):
         raise TypeError("cond: true_fun and false_fun must be callables: "
@@ -659,9 +659,9 @@ def switch(index, branches, *operands):
     """``branches[index](*operands)``, staged; ``index`` is clamped to ``[0, len-1]``.
 
     >>> switch(2, [lambda x: x, lambda x: x * 2, lambda x: x * 3], fnp.array(1.0))
-    Array(3.)
+    Array(3., dtype=float32, weak_type=True)
     >>> switch(7, [lambda: 0, lambda: 1])     # clamped, like JAX
-    Array(1)
+    Array(1, dtype=int32, weak_type=True)
     """
     branches = tuple(branches)
     if not branches:
@@ -1634,7 +1634,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 
     >>> import funcgrad.numpy as fnp
     >>> scan(lambda c, x: (c + x, c * x), 0.0, fnp.arange(4.0))
-    (Array(6.), Array([0., 0., 2., 9.]))
+    (Array(6., dtype=float32), Array([0., 0., 2., 9.], dtype=float32))
     """
     if not callable(f):
         raise TypeError(f"scan: f must be callable, got {type(f).__name__}")
@@ -1699,10 +1699,10 @@ def while_loop(cond_fun, body_fun, init_val, max_steps=None):
     loop runs until every element is done; finished elements keep their values.
 
     >>> while_loop(lambda x: x < 10, lambda x: x * 2, 1)
-    Array(16)
+    Array(16, dtype=int32, weak_type=True)
     >>> funcgrad.grad(lambda x: while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x,
     ...                                    max_steps=50))(1.5)     # 12 = 1.5 * 8
-    Array(8., weak_type=True)
+    Array(8., dtype=float32, weak_type=True)
     """
     if not callable(cond_fun) or not callable(body_fun):
         raise TypeError("while_loop: cond_fun and body_fun must be callables")
@@ -1762,7 +1762,7 @@ def fori_loop(lower, upper, body_fun, init_val):
     ``while_loop`` (forward mode only).
 
     >>> fori_loop(0, 5, lambda i, s: s + i, 0)
-    Array(10)
+    Array(10, dtype=int32)
     """
     if not callable(body_fun):
         raise TypeError("fori_loop: body_fun must be callable")
@@ -1794,7 +1794,7 @@ def map(f, xs):
     """``stack([f(x) for x in xs])`` over the leading axis of (a pytree) ``xs``, as a scan.
 
     >>> map(lambda x: x ** 2, fnp.arange(3.0))
-    Array([0., 1., 4.])
+    Array([0., 1., 4.], dtype=float32)
     """
     _, ys = scan(lambda c, x: (c, f(x)), (), xs)
     return ys

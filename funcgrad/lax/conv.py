@@ -1811,7 +1811,7 @@ def reduce_window_sum(operand, window_dimensions, window_strides=None, padding="
     """Sum over sliding windows (padding counts as 0).
 
     >>> reduce_window_sum(fnp.arange(5.0), (2,), (1,), "VALID")
-    Array([1., 3., 5., 7.])
+    Array([1., 3., 5., 7.], dtype=float32)
     """
     return _bind_window(reduce_window_sum_p, "reduce_window_sum", operand,
                         window_dimensions, window_strides, padding, base_dilation,
@@ -1823,7 +1823,7 @@ def reduce_window_max(operand, window_dimensions, window_strides=None, padding="
     """Max over sliding windows (padding counts as -inf).  Gradient: the first arg-max.
 
     >>> reduce_window_max(fnp.array([1., 3., 2., 0.]), (2,), (2,), "VALID")
-    Array([3., 2.])
+    Array([3., 2.], dtype=float32)
     """
     return _bind_window(reduce_window_max_p, "reduce_window_max", operand,
                         window_dimensions, window_strides, padding, base_dilation,
@@ -1835,7 +1835,7 @@ def reduce_window_min(operand, window_dimensions, window_strides=None, padding="
     """Min over sliding windows (padding counts as +inf).  Gradient: the first arg-min.
 
     >>> reduce_window_min(fnp.array([1., 3., 2., 0.]), (2,), (2,), "VALID")
-    Array([1., 0.])
+    Array([1., 0.], dtype=float32)
     """
     return _bind_window(reduce_window_min_p, "reduce_window_min", operand,
                         window_dimensions, window_strides, padding, base_dilation,
@@ -1893,7 +1893,7 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     >>> x = fnp.arange(16.0).reshape(1, 4, 4, 1)
     >>> reduce_window(x, -fnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")[0, ..., 0]
     Array([[ 5.,  7.],
-           [13., 15.]])
+           [13., 15.]], dtype=float32)
     """
     operand = _operand(operand)
     kind = _computation_kind(computation)

@@ -170,6 +170,7 @@ def polygamma(m, x):
     """The ``m``-th derivative of digamma (``m`` a static int), for ``x > 0``.
 
     >>> lax.polygamma(1, np.array([1.0, 2.0], np.float32))
+    Array([1.644934  , 0.64493406], dtype=float32)
     """
     return polygamma_p.bind(x, m=int(m))
 
@@ -727,20 +728,67 @@ _BINARY_DOCS = {
     "ge": "``x >= y``",
 }
 _INT_OPS = {"bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor"}
+# what each docstring example (set by _set_docs below) prints
+_DOC_OUTPUTS = {"neg": "Array([-0.5 , -0.75], dtype=float32)",
+    "sign": "Array([1., 1.], dtype=float32)", "floor": "Array([0., 0.], dtype=float32)",
+    "ceil": "Array([1., 1.], dtype=float32)", "is_finite": "Array([ True,  True], dtype=bool)",
+    "exp": "Array([1.6487212, 2.117    ], dtype=float32)",
+    "exp2": "Array([1.4142135, 1.6817929], dtype=float32)",
+    "log": "Array([-0.6931472, -0.2876821], dtype=float32)",
+    "log1p": "Array([0.40546513, 0.5596158 ], dtype=float32)",
+    "expm1": "Array([0.6487213, 1.117    ], dtype=float32)",
+    "tanh": "Array([0.4621172, 0.635149 ], dtype=float32)",
+    "logistic": "Array([0.62245935, 0.6791787 ], dtype=float32)",
+    "sin": "Array([0.47942555, 0.6816388 ], dtype=float32)",
+    "cos": "Array([0.87758255, 0.73168886], dtype=float32)",
+    "tan": "Array([0.5463025 , 0.93159646], dtype=float32)",
+    "asin": "Array([0.5235988 , 0.84806216], dtype=float32)",
+    "acos": "Array([1.0471976, 0.7227342], dtype=float32)",
+    "atan": "Array([0.4636476, 0.6435011], dtype=float32)",
+    "sinh": "Array([0.5210953 , 0.82231677], dtype=float32)",
+    "cosh": "Array([1.1276261, 1.2946833], dtype=float32)",
+    "asinh": "Array([0.4812118, 0.6931472], dtype=float32)",
+    "acosh": "Array([0.9624236, 1.316958 ], dtype=float32)",
+    "atanh": "Array([0.54930615, 0.97295505], dtype=float32)",
+    "sqrt": "Array([0.70710677, 0.8660254 ], dtype=float32)",
+    "rsqrt": "Array([1.4142135, 1.1547005], dtype=float32)",
+    "cbrt": "Array([0.7937005 , 0.90856034], dtype=float32)",
+    "abs": "Array([0.5 , 0.75], dtype=float32)",
+    "erf": "Array([0.5204999 , 0.71115565], dtype=float32)",
+    "erfc": "Array([0.47950011, 0.28884438], dtype=float32)",
+    "erf_inv": "Array([0.47693628, 0.8134198 ], dtype=float32)",
+    "lgamma": "Array([0.5723649 , 0.20328096], dtype=float32)",
+    "digamma": "Array([-1.96351  , -1.0858608], dtype=float32)",
+    "bitwise_not": "Array([-4, -6], dtype=int32)",
+    "square": "Array([0.25  , 0.5625], dtype=float32)", "add": "Array([2., 4.], dtype=float32)",
+    "sub": "Array([-1.,  0.], dtype=float32)", "mul": "Array([0.75, 4.  ], dtype=float32)",
+    "div": "Array([0.33333334, 1.        ], dtype=float32)",
+    "rem": "Array([0.5, 0. ], dtype=float32)",
+    "pow": "Array([0.35355338, 4.        ], dtype=float32)",
+    "max": "Array([1.5, 2. ], dtype=float32)", "min": "Array([0.5, 2. ], dtype=float32)",
+    "atan2": "Array([0.32175058, 0.7853981 ], dtype=float32)",
+    "nextafter": "Array([0.50000006, 2.        ], dtype=float32)",
+    "bitwise_and": "Array([2, 4], dtype=int32)", "bitwise_or": "Array([7, 5], dtype=int32)",
+    "bitwise_xor": "Array([5, 1], dtype=int32)", "eq": "Array([False,  True], dtype=bool)",
+    "ne": "Array([ True, False], dtype=bool)", "lt": "Array([ True, False], dtype=bool)",
+    "le": "Array([ True,  True], dtype=bool)", "gt": "Array([False, False], dtype=bool)",
+    "ge": "Array([False,  True], dtype=bool)"}
 
 
 def _set_docs():
     g = globals()
     for name, what in _UNARY_DOCS.items():
         arg = "np.array([3, 5], np.int32)" if name in _INT_OPS else "np.array([0.5, 0.75], np.float32)"
+        if name == "acosh":                                  # defined for x >= 1
+            arg = "np.array([1.5, 2.0], np.float32)"
         g[name].__doc__ = (f"Elementwise {what}: a lax primitive (no implicit promotion).\n\n"
-                           f">>> lax.{name}({arg})")
+                           f">>> lax.{name}({arg})\n{_DOC_OUTPUTS[name]}")
     for name, what in _BINARY_DOCS.items():
         args = ("np.array([3, 5], np.int32), np.array([6, 4], np.int32)" if name in _INT_OPS
                 else "np.array([0.5, 2.0], np.float32), np.array([1.5, 2.0], np.float32)")
         g[name].__doc__ = (f"Elementwise {what}.  Operands need equal shapes (or be scalars) and "
                            f"equal dtypes; ``funcgrad.numpy`` broadcasts and promotes.\n\n"
-                           f">>> lax.{name}({args})")
+                           f">>> lax.{name}({args})\n{_DOC_OUTPUTS[name]}")
 
 
 _set_docs()

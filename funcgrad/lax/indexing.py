@@ -527,7 +527,7 @@ def gather(operand, start_indices, dimension_numbers, slice_sizes, *,
     ...                             start_index_map=(0,))
     >>> gather(x, fnp.array([[2], [0]]), dn, (1, 3))      # rows 2 and 0
     Array([[6., 7., 8.],
-           [0., 1., 2.]])
+           [0., 1., 2.]], dtype=float32)
 
     ``mode="clip"`` (default) clamps starts so the window fits; ``mode="fill"`` returns
     ``fill_value`` (NaN for floats by default) for windows that do not fit.
@@ -822,21 +822,21 @@ _SCATTER_DOC = """{what} (``jax.lax.{name}``).
 scatter = _scatter_fn(scatter_p, _SCATTER_DOC.format(
     what="Write ``updates`` into windows of ``operand``", name="scatter",
     extra=" With repeated indices the last update wins.",
-    example="Array([1., 4., 1., 3.])"))
+    example="Array([1., 4., 1., 3.], dtype=float32)"))
 scatter_add = _scatter_fn(scatter_add_p, _SCATTER_DOC.format(
     what="Add ``updates`` into windows of ``operand``", name="scatter_add",
     extra=" Repeated indices accumulate (like ``np.add.at``).",
-    example="Array([1., 7., 1., 4.])"))
+    example="Array([1., 7., 1., 4.], dtype=float32)"))
 scatter_mul = _scatter_fn(scatter_mul_p, _SCATTER_DOC.format(
     what="Multiply windows of ``operand`` by ``updates``", name="scatter_mul",
     extra=" Repeated indices accumulate.",
-    example="Array([1., 8., 1., 3.])"))
+    example="Array([1., 8., 1., 3.], dtype=float32)"))
 scatter_min = _scatter_fn(scatter_min_p, _SCATTER_DOC.format(
     what="Elementwise minimum of windows of ``operand`` and ``updates``", name="scatter_min",
-    extra="", example="Array([1., 1., 1., 1.])"))
+    extra="", example="Array([1., 1., 1., 1.], dtype=float32)"))
 scatter_max = _scatter_fn(scatter_max_p, _SCATTER_DOC.format(
     what="Elementwise maximum of windows of ``operand`` and ``updates``", name="scatter_max",
-    extra="", example="Array([1., 4., 1., 3.])"))
+    extra="", example="Array([1., 4., 1., 3.], dtype=float32)"))
 
 
 # ----------------------------------------------------------------------------- dynamic_slice
@@ -1066,7 +1066,7 @@ def dynamic_slice(operand, start_indices, slice_sizes):
     Negative starts wrap once; then starts are clamped so the slice fits.
 
     >>> dynamic_slice(fnp.arange(6.), [4], [3])
-    Array([3., 4., 5.])
+    Array([3., 4., 5.], dtype=float32)
     """
     aval = get_aval(operand)
     sizes = _tup(slice_sizes)
@@ -1079,7 +1079,7 @@ def dynamic_update_slice(operand, update, start_indices):
     """``operand`` with ``update`` written at traced ``start_indices`` (clamped to fit).
 
     >>> dynamic_update_slice(fnp.zeros(5), fnp.ones(2), [1])
-    Array([0., 1., 1., 0., 0.])
+    Array([0., 1., 1., 0., 0.], dtype=float32)
     """
     from ._util import operands
     operand, update = operands(operand, update)
@@ -1093,7 +1093,7 @@ def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0):
     """``dynamic_slice`` along one ``axis``.
 
     >>> dynamic_slice_in_dim(fnp.arange(6.), 1, 2)
-    Array([1., 2.])
+    Array([1., 2.], dtype=float32)
     """
     aval = get_aval(operand)
     axis = canonicalize_axis(axis, aval.ndim)
@@ -1107,7 +1107,7 @@ def dynamic_index_in_dim(operand, index, axis=0, keepdims=True):
     """Element ``index`` along ``axis`` (a traced index is fine).
 
     >>> dynamic_index_in_dim(fnp.arange(6.).reshape(3, 2), 2, keepdims=False)
-    Array([4., 5.])
+    Array([4., 5.], dtype=float32)
     """
     axis = canonicalize_axis(axis, get_aval(operand).ndim)
     r = dynamic_slice_in_dim(operand, index, 1, axis)
@@ -1121,7 +1121,7 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis):
     """``dynamic_update_slice`` along one ``axis``.
 
     >>> dynamic_update_slice_in_dim(fnp.zeros(4), fnp.ones(1), 2, 0)
-    Array([0., 0., 1., 0.])
+    Array([0., 0., 1., 0.], dtype=float32)
     """
     aval = get_aval(operand)
     axis = canonicalize_axis(axis, aval.ndim)
@@ -1135,7 +1135,7 @@ def dynamic_update_index_in_dim(operand, update, index, axis):
 
     >>> dynamic_update_index_in_dim(fnp.zeros((2, 2)), fnp.ones(2), 1, 0)
     Array([[0., 0.],
-           [1., 1.]])
+           [1., 1.]], dtype=float32)
     """
     aval = get_aval(operand)
     axis = canonicalize_axis(axis, aval.ndim)
@@ -1156,7 +1156,7 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
 
     >>> take_along_axis(fnp.array([[10., 20.], [30., 40.]]), fnp.array([[1], [0]]), 1)
     Array([[20.],
-           [30.]])
+           [30.]], dtype=float32)
     """
     from .structural import broadcast_in_dim, expand_dims
     a_aval, i_aval = get_aval(arr), get_aval(indices)

@@ -25,7 +25,7 @@ def stop_gradient(x):
     """The identity, with zero derivative: gradients do not flow through it (pytrees too).
 
     >>> funcgrad.grad(lambda x: x * stop_gradient(x))(3.0)   # d/dx = stop_gradient(x) = 3
-    Array(3., dtype=float32)
+    Array(3., dtype=float32, weak_type=True)
     """
     def one(v):
         from ..core.trace import get_aval

@@ -219,6 +219,7 @@ def reduce_prod(x, axes=None):
     """Product over ``axes`` (all axes when None).
 
     >>> lax.reduce_prod(np.ones((2, 3), np.float32), (1,))
+    Array([1., 1.], dtype=float32)
     """
     axes = _norm_axes(x, axes)
     return reduce_prod_p.bind(x, axes=axes) if axes else x
@@ -228,6 +229,7 @@ def reduce_max(x, axes=None):
     """Maximum (ties share the derivative evenly) over ``axes`` (all axes when None).
 
     >>> lax.reduce_max(np.ones((2, 3), np.float32), (1,))
+    Array([1., 1.], dtype=float32)
     """
     axes = _norm_axes(x, axes)
     return reduce_max_p.bind(x, axes=axes) if axes else x
@@ -237,6 +239,7 @@ def reduce_min(x, axes=None):
     """Minimum (ties share the derivative evenly) over ``axes`` (all axes when None).
 
     >>> lax.reduce_min(np.ones((2, 3), np.float32), (1,))
+    Array([1., 1.], dtype=float32)
     """
     axes = _norm_axes(x, axes)
     return reduce_min_p.bind(x, axes=axes) if axes else x
@@ -246,6 +249,7 @@ def reduce_and(x, axes=None):
     """Logical and over ``axes`` (all axes when None).
 
     >>> lax.reduce_and(np.array([[True, False], [True, True]]), (1,))
+    Array([False,  True], dtype=bool)
     """
     axes = _norm_axes(x, axes)
     return reduce_and_p.bind(x, axes=axes) if axes else x
@@ -255,6 +259,7 @@ def reduce_or(x, axes=None):
     """Logical or over ``axes`` (all axes when None).
 
     >>> lax.reduce_or(np.array([[True, False], [True, True]]), (1,))
+    Array([ True,  True], dtype=bool)
     """
     axes = _norm_axes(x, axes)
     return reduce_or_p.bind(x, axes=axes) if axes else x

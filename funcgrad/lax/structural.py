@@ -780,6 +780,7 @@ def slice_in_dim(x, start, limit, stride=1, axis=0):
     """``x[start:limit:stride]`` along ``axis`` (static bounds).
 
     >>> lax.slice_in_dim(np.arange(6.0), 1, 5, 2)
+    Array([1., 3.], dtype=float64)
     """
     aval = get_aval(x)
     axis = canonicalize_axis(axis, aval.ndim)
@@ -794,6 +795,7 @@ def index_in_dim(x, index, axis=0, keepdims=True):
     """Element ``index`` along ``axis`` (static), keeping the axis unless ``keepdims=False``.
 
     >>> lax.index_in_dim(np.arange(6.0).reshape(2, 3), 1, axis=1, keepdims=False)
+    Array([1., 4.], dtype=float64)
     """
     r = slice_in_dim(x, index, index + 1, 1, axis)
     return r if keepdims else squeeze(r, (axis,))
@@ -813,6 +815,7 @@ def copy(x):
     """A copy of ``x`` (a distinct buffer; values unchanged).
 
     >>> lax.copy(np.ones(2, np.float32))
+    Array([1., 1.], dtype=float32)
     """
     return copy_p.bind(x)
 
@@ -858,6 +861,8 @@ def broadcasted_iota(dtype, shape, dimension):
     """An array of ``shape`` whose values count along ``dimension``.
 
     >>> lax.broadcasted_iota(np.int32, (2, 3), 1)
+    Array([[0, 1, 2],
+           [0, 1, 2]], dtype=int32)
     """
     shape = _shape_tuple(shape, "broadcasted_iota")
     return iota_p.bind(dtype=dtypes.check_supported(dtype, "iota"), shape=shape,

@@ -73,7 +73,7 @@ def relu(x):
     """Rectified linear unit ``max(x, 0)``; its derivative at 0 is 0 (as JAX).
 
     >>> nn.relu(fnp.array([-1.0, 0.0, 2.0]))
-    Array([0., 0., 2.])
+    Array([0., 0., 2.], dtype=float32)
     """
     x = _num(x)
     if type(x) is Array and _state.dynamic is None:
@@ -97,7 +97,7 @@ def relu6(x):
     """``min(max(x, 0), 6)``; derivative 0 at 0 and at 6 (as JAX).
 
     >>> nn.relu6(fnp.array([-1.0, 3.0, 9.0]))
-    Array([0., 3., 6.])
+    Array([0., 3., 6.], dtype=float32)
     """
     return _relu6(_num(x))
 
@@ -106,7 +106,7 @@ def leaky_relu(x, negative_slope=0.01):
     """``x`` where ``x >= 0``, else ``negative_slope * x``.
 
     >>> nn.leaky_relu(fnp.array([-2.0, 3.0]), 0.1)
-    Array([-0.2,  3. ])
+    Array([-0.2,  3. ], dtype=float32)
     """
     x = _float(x, "leaky_relu")
     return fnp.where(x >= _c(0, x), x, fnp.multiply(negative_slope, x))
@@ -121,7 +121,7 @@ def elu(x, alpha=1.0):
     """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
     >>> nn.elu(fnp.array([-1.0, 2.0]))
-    Array([-0.63212055,  2.        ])
+    Array([-0.63212055,  2.        ], dtype=float32)
     """
     x = _float(x, "elu")
     neg = fnp.multiply(alpha, fnp.expm1(_safe_neg_part(x)))
@@ -132,7 +132,7 @@ def celu(x, alpha=1.0):
     """Continuously differentiable ELU: ``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``.
 
     >>> nn.celu(fnp.array([-1.0, 2.0]), alpha=2.0)
-    Array([-0.78693867,  2.        ])
+    Array([-0.78693867,  2.        ], dtype=float32)
     """
     x = _float(x, "celu")
     neg = fnp.multiply(alpha, fnp.expm1(fnp.divide(_safe_neg_part(x), alpha)))
@@ -147,7 +147,7 @@ def selu(x):
     """Scaled ELU with the self-normalizing constants of Klambauer et al. (2017).
 
     >>> nn.selu(fnp.array([1.0]))
-    Array([1.050701])
+    Array([1.050701], dtype=float32)
     """
     x = _float(x, "selu")
     return fnp.multiply(_SELU_SCALE, elu(x, _SELU_ALPHA))
@@ -159,7 +159,7 @@ def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, exact to 0 or 1 for large ``|x|``.
 
     >>> nn.sigmoid(fnp.array([-1e4, 0.0, 1e4]))
-    Array([0. , 0.5, 1. ])
+    Array([0. , 0.5, 1. ], dtype=float32)
     """
     return lax.logistic(_float(x, "sigmoid"))
 
@@ -168,7 +168,7 @@ def log_sigmoid(x):
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large ``|x|``.
 
     >>> nn.log_sigmoid(fnp.array([-1e4, 0.0]))
-    Array([-1.000000e+04, -6.931472e-01])
+    Array([-1.000000e+04, -6.931472e-01], dtype=float32)
     """
     x = _float(x, "log_sigmoid")
     return fnp.negative(softplus(fnp.negative(x)))
@@ -195,7 +195,7 @@ def softplus(x):
     """``log(1 + exp(x))``, stable for large ``|x|``; its derivative is ``sigmoid(x)``.
 
     >>> nn.softplus(fnp.array([-1e4, 0.0, 1e4]))
-    Array([0.000000e+00, 6.931472e-01, 1.000000e+04])
+    Array([0.000000e+00, 6.931472e-01, 1.000000e+04], dtype=float32)
     """
     return _softplus(_float(x, "softplus"))
 
@@ -210,7 +210,7 @@ def silu(x):
     """Sigmoid linear unit (swish): ``x * sigmoid(x)``.
 
     >>> nn.silu(fnp.array([0.0, 1.0]))
-    Array([0.       , 0.7310586])
+    Array([0.       , 0.7310586], dtype=float32)
     """
     x = _float(x, "silu")
     return fnp.multiply(x, lax.logistic(x))
@@ -257,7 +257,7 @@ def gelu(x, approximate=True):
     0.044715 x**3)))``; ``approximate=False``: ``x * (1 + erf(x / sqrt(2))) / 2``.
 
     >>> nn.gelu(fnp.array([1.0])), nn.gelu(fnp.array([1.0]), approximate=False)
-    (Array([0.841192]), Array([0.8413447]))
+    (Array([0.841192], dtype=float32), Array([0.8413447], dtype=float32))
     """
     x = _float(x, "gelu")
     if approximate:
@@ -275,7 +275,7 @@ def glu(x, axis=-1):
     """Gated linear unit: split ``x`` in two halves ``a, b`` along ``axis``; ``a * sigmoid(b)``.
 
     >>> nn.glu(fnp.array([1.0, 2.0, 0.0, 100.0]))
-    Array([0.5, 2. ])
+    Array([0.5, 2. ], dtype=float32)
     """
     x = _float(x, "glu")
     aval = get_aval(x)
@@ -339,7 +339,7 @@ def softmax(x, axis=-1):
     entries get probability 0.
 
     >>> nn.softmax(fnp.array([1e4, 0.0]))
-    Array([1., 0.])
+    Array([1., 0.], dtype=float32)
     """
     x = _float(x, "softmax")
     return _softmax(x, _axes(axis, get_aval(x).ndim, "softmax"))
@@ -349,7 +349,7 @@ def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for large logits.
 
     >>> nn.log_softmax(fnp.array([1e4, 0.0]))
-    Array([     0., -10000.])
+    Array([     0., -10000.], dtype=float32)
     """
     x = _float(x, "log_softmax")
     axes = _axes(axis, get_aval(x).ndim, "log_softmax")
@@ -366,9 +366,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     inputs give ``-inf``.
 
     >>> nn.logsumexp(fnp.array([[0.0, 1e4], [-1e4, 0.0]]), axis=1)
-    Array([10000.,     0.])
+    Array([10000.,     0.], dtype=float32)
     >>> nn.logsumexp(fnp.array([1.0, 2.0]), b=fnp.array([1.0, -1.0]), return_sign=True)
-    (Array(1.541325), Array(-1.))
+    (Array(1.541325, dtype=float32), Array(-1., dtype=float32))
     """
     a = _float(a, "logsumexp")
     if b is not None:
@@ -400,7 +400,7 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
     ``mean((x - mean)**2)``, which never goes negative).
 
     >>> nn.standardize(fnp.array([1.0, 2.0, 3.0]))
-    Array([-1.2247356,  0.       ,  1.2247356])
+    Array([-1.2247356,  0.       ,  1.2247356], dtype=float32)
     """
     x = _float(x, "standardize")
     axes = _axes(axis, get_aval(x).ndim, "standardize")
@@ -423,7 +423,7 @@ def one_hot(x, num_classes, dtype=None, axis=-1):
 
     >>> nn.one_hot(fnp.array([0, 2]), 3)
     Array([[1., 0., 0.],
-           [0., 0., 1.]])
+           [0., 0., 1.]], dtype=float32)
     """
     try:
         num_classes = operator.index(num_classes)

@@ -64,7 +64,7 @@ def zeros(key, shape, dtype=None):
     """An initializer that returns zeros (the key is ignored).
 
     >>> initializers.zeros(random.key(0), (2, 2)).sum()
-    Array(0.)
+    Array(0., dtype=float32)
     """
     return fnp.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros", False))
 
@@ -78,7 +78,7 @@ def constant(value, dtype=None):
     """An initializer filling the array with ``value`` (broadcast to the shape).
 
     >>> initializers.constant(0.5)(random.key(0), (3,))
-    Array([0.5, 0.5, 0.5])
+    Array([0.5, 0.5, 0.5], dtype=float32)
     """
     def init(key, shape, dtype=dtype):
         dt = _dtype(dtype, "constant", False)

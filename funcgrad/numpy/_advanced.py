@@ -698,7 +698,7 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
 
     >>> take(fnp.array([[1., 2.], [3., 4.]]), fnp.array([1, 0]), axis=1)
     Array([[2., 1.],
-           [4., 3.]])
+           [4., 3.]], dtype=float32)
     """
     if out is not None:
         raise TypeError("fnp.take: out= is not supported (funcgrad arrays are immutable)")
@@ -744,7 +744,7 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
 
     >>> x = fnp.array([[10., 30., 20.]])
     >>> take_along_axis(x, fnp.argsort(x, axis=1), axis=1)
-    Array([[10., 20., 30.]])
+    Array([[10., 20., 30.]], dtype=float32)
     """
     arr = asarray(arr, where="fnp.take_along_axis")
     idx = _index_arg(indices, "fnp.take_along_axis")
@@ -779,7 +779,7 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
 
     >>> put_along_axis(fnp.zeros((2, 3)), fnp.array([[2], [0]]), 1., axis=1, inplace=False)
     Array([[0., 0., 1.],
-           [1., 0., 0.]])
+           [1., 0., 0.]], dtype=float32)
     """
     if inplace:
         raise ValueError("fnp.put_along_axis: funcgrad arrays are immutable, so the update "
@@ -889,7 +889,7 @@ def argwhere(a, *, size=None, fill_value=None):
 
     >>> argwhere(fnp.array([[0, 1], [2, 0]]))
     Array([[0, 1],
-           [1, 0]])
+           [1, 0]], dtype=int32)
     """
     from ._shape import stack
     if size is None:
@@ -909,7 +909,7 @@ def flatnonzero(a, *, size=None, fill_value=None):
     """Indices of the nonzero elements of ``ravel(a)``.
 
     >>> flatnonzero(fnp.array([[0, 1], [2, 0]]))
-    Array([1, 2])
+    Array([1, 2], dtype=int32)
     """
     from ._indexing import nonzero
     a = asarray(a, where="fnp.flatnonzero")
@@ -920,7 +920,7 @@ def compress(condition, a, axis=None, *, size=None, fill_value=0):
     """Slices of ``a`` along ``axis`` where the concrete 1-D ``condition`` is true.
 
     >>> compress([False, True, True], fnp.array([1., 2., 3.]))
-    Array([2., 3.])
+    Array([2., 3.], dtype=float32)
     """
     if isinstance(condition, Tracer):
         raise TypeError("fnp.compress: the condition must be concrete (it decides the "
@@ -948,7 +948,7 @@ def extract(condition, arr, *, size=None, fill_value=0):
     """Elements of ``ravel(arr)`` where ``ravel(condition)`` is nonzero (concrete).
 
     >>> extract(fnp.array([1, 0, 1]) > 0, fnp.array([5., 6., 7.]))
-    Array([5., 7.])
+    Array([5., 7.], dtype=float32)
     """
     if isinstance(condition, Tracer):
         raise TypeError("fnp.extract: the condition must be concrete; use fnp.where for a "
@@ -963,7 +963,7 @@ def choose(a, choices, out=None, mode="raise"):
     ``mode``: ``"raise"`` (needs a concrete ``a``), ``"wrap"`` or ``"clip"``.
 
     >>> choose(fnp.array([0, 1, 0]), [fnp.zeros(3), fnp.ones(3)])
-    Array([0., 1., 0.])
+    Array([0., 1., 0.], dtype=float32)
     """
     from ._promote import promote
     from ._shape import stack
@@ -1011,7 +1011,7 @@ def select(condlist, choicelist, default=0):
 
     >>> x = fnp.arange(4.)
     >>> select([x < 1, x > 2], [x, x * 10], default=-1.)
-    Array([ 0., -1., -1., 30.])
+    Array([ 0., -1., -1., 30.], dtype=float32)
     """
     from ._ufuncs import where
     condlist, choicelist = list(condlist), list(choicelist)
@@ -1044,7 +1044,7 @@ def diag_indices(n, ndim=2):
     """Indices of the main diagonal of an ``(n,) * ndim`` array.
 
     >>> diag_indices(2)
-    (Array([0, 1]), Array([0, 1]))
+    (Array([0, 1], dtype=int32), Array([0, 1], dtype=int32))
     """
     return _int_arrays(*np.diag_indices(operator.index(n), operator.index(ndim)))
 
@@ -1053,7 +1053,7 @@ def diag_indices_from(arr):
     """``diag_indices`` for a square array ``arr``.
 
     >>> diag_indices_from(fnp.zeros((2, 2)))[0]
-    Array([0, 1])
+    Array([0, 1], dtype=int32)
     """
     shape = get_aval(asarray(arr)).shape
     if len(shape) < 2 or len(set(shape)) != 1:
@@ -1066,7 +1066,7 @@ def tril_indices(n, k=0, m=None):
     """Row and column indices of the lower triangle of an ``(n, m)`` array.
 
     >>> tril_indices(2)
-    (Array([0, 1, 1]), Array([0, 0, 1]))
+    (Array([0, 1, 1], dtype=int32), Array([0, 0, 1], dtype=int32))
     """
     return _int_arrays(*np.tril_indices(operator.index(n), operator.index(k), m))
 
@@ -1075,7 +1075,7 @@ def triu_indices(n, k=0, m=None):
     """Row and column indices of the upper triangle of an ``(n, m)`` array.
 
     >>> triu_indices(2)
-    (Array([0, 0, 1]), Array([0, 1, 1]))
+    (Array([0, 0, 1], dtype=int32), Array([0, 1, 1], dtype=int32))
     """
     return _int_arrays(*np.triu_indices(operator.index(n), operator.index(k), m))
 
@@ -1084,7 +1084,7 @@ def tril_indices_from(arr, k=0):
     """``tril_indices`` for the last two dims of ``arr``.
 
     >>> tril_indices_from(fnp.zeros((2, 2)))[1]
-    Array([0, 0, 1])
+    Array([0, 0, 1], dtype=int32)
     """
     shape = get_aval(asarray(arr)).shape
     if len(shape) != 2:
@@ -1096,7 +1096,7 @@ def triu_indices_from(arr, k=0):
     """``triu_indices`` for the last two dims of ``arr``.
 
     >>> triu_indices_from(fnp.zeros((2, 2)))[1]
-    Array([0, 1, 1])
+    Array([0, 1, 1], dtype=int32)
     """
     shape = get_aval(asarray(arr)).shape
     if len(shape) != 2:
@@ -1110,7 +1110,7 @@ def ix_(*args):
     >>> x = fnp.arange(9).reshape(3, 3)
     >>> x[ix_([0, 2], [1])]
     Array([[1],
-           [7]])
+           [7]], dtype=int32)
     """
     n = len(args)
     out = []

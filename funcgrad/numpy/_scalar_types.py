@@ -26,8 +26,10 @@ def _scalar_type(name, dt):
         from ._promote import asarray
         return asarray(x, dtype=dt)
 
+    shown = {"b": "True", "c": "2.+0.j", "f": "2."}.get(dt.kind, "2")   # repr of {name}(2)
     doc = (f"The {dt.name} scalar type: ``dtype={name}`` works wherever a dtype is expected, "
-           f"and ``{name}(x)`` makes a 0-d {dt.name} Array.\n\n>>> fnp.{name}(2)")
+           f"and ``{name}(x)`` makes a 0-d {dt.name} Array.\n\n>>> fnp.{name}(2)\n"
+           f"Array({shown}, dtype={dt.name})")
     return _ScalarMeta(name, (), {"dtype": dt, "__new__": __new__, "__doc__": doc})
 
 

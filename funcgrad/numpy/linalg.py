@@ -166,7 +166,8 @@ def inv(a):
     """Inverse of square matrices (stacks allowed).
 
     >>> fnp.linalg.inv(fnp.array([[2., 0.], [0., 4.]]))
-    Array([[0.5, 0.], [0., 0.25]], dtype=float32)
+    Array([[0.5 , 0.  ],
+           [0.  , 0.25]], dtype=float32)
     """
     a = _matrix(a, "fnp.linalg.inv", square=True)
     aa = get_aval(a)
@@ -179,8 +180,8 @@ def inv(a):
 def det(a):
     """Determinant of square matrices, via LU (stacks allowed).
 
-    >>> fnp.linalg.det(fnp.array([[1., 2.], [3., 4.]]))
-    Array(-2., dtype=float32)
+    >>> fnp.linalg.det(fnp.array([[2., 1.], [1., 3.]]))
+    Array(5., dtype=float32)
     """
     a = _matrix(a, "fnp.linalg.det", square=True)
     aa = get_aval(a)
@@ -396,7 +397,8 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
     dropped (NumPy's defaults: ``rcond=1e-15``; ``rtol=None`` means ``max(m, n) * eps``).
 
     >>> fnp.linalg.pinv(fnp.array([[2., 0.], [0., 0.]]))
-    Array([[0.5, 0.], [0., 0.]], dtype=float32)
+    Array([[0.5, 0. ],
+           [0. , 0. ]], dtype=float32)
     """
     a = _matrix(a, "fnp.linalg.pinv")
     aa = get_aval(a)

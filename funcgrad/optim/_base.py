@@ -15,10 +15,11 @@ class GradientTransformation(NamedTuple):
     """A pair of pure functions: ``init(params) -> state`` and
     ``update(updates, state, params=None) -> (updates, state)`` (optax's interface).
 
-    >>> opt = sgd(0.1)
+    >>> opt, params, grads = sgd(0.1), {"w": fnp.ones(2)}, {"w": fnp.ones(2)}
     >>> state = opt.init(params)
     >>> updates, state = opt.update(grads, state, params)
-    >>> params = apply_updates(params, updates)
+    >>> apply_updates(params, updates)
+    {'w': Array([0.9, 0.9], dtype=float32)}
     """
     init: Callable[[Any], Any]
     update: Callable[..., Any]

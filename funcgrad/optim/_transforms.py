@@ -27,6 +27,7 @@ def scale(step_size) -> GradientTransformation:
     """Multiply updates by ``step_size``.
 
     >>> scale(-0.1).update({"w": fnp.ones(2)}, EmptyState())[0]
+    {'w': Array([-0.1, -0.1], dtype=float32)}
     """
     def update(updates, state, params=None):
         return tree_map(lambda g: g * step_size, updates), state
@@ -41,7 +42,9 @@ class ScaleByScheduleState(NamedTuple):
 def scale_by_schedule(step_size_fn) -> GradientTransformation:
     """Multiply updates by ``step_size_fn(count)``; ``count`` starts at 0.
 
-    >>> scale_by_schedule(exponential_decay(1.0, 10, 0.5))
+    >>> opt = scale_by_schedule(exponential_decay(1.0, 10, 0.5))
+    >>> opt.update({"w": fnp.ones(2)}, ScaleByScheduleState(count=10))[0]   # 0.5 ** (10 / 10)
+    {'w': Array([0.5, 0.5], dtype=float32)}
     """
     def init(params):
         return ScaleByScheduleState(_count0())
@@ -298,7 +301,10 @@ def masked(inner: GradientTransformation, mask) -> GradientTransformation:
     """Apply ``inner`` only where ``mask`` (pytree of bools or callable of params) is True;
     other updates pass through unchanged.
 
-    >>> masked(add_decayed_weights(1e-4), lambda p: {k: k != "b" for k in p})
+    >>> opt = masked(add_decayed_weights(0.5), lambda p: {k: k != "b" for k in p})
+    >>> params = {"w": fnp.ones(2), "b": fnp.ones(2)}
+    >>> opt.update(params, opt.init(params), params)[0]     # no weight decay on "b"
+    {'b': Array([1., 1.], dtype=float32), 'w': Array([1.5, 1.5], dtype=float32)}
     """
     def split(tree, m):
         leaves, td = pytree.tree_flatten(tree)
@@ -334,7 +340,10 @@ class MultiTransformState(NamedTuple):
 def multi_transform(transforms, param_labels) -> GradientTransformation:
     """Route each parameter to ``transforms[label]`` by ``param_labels`` (pytree or callable).
 
-    >>> multi_transform({"adam": adam(1e-3), "sgd": sgd(0.1)}, {"w": "adam", "b": "sgd"})
+    >>> opt = multi_transform({"adam": adam(1e-3), "sgd": sgd(0.1)}, {"w": "adam", "b": "sgd"})
+    >>> params = {"w": fnp.ones(2), "b": fnp.ones(2)}
+    >>> opt.update(params, opt.init(params), params)[0]
+    {'b': Array([-0.1, -0.1], dtype=float32), 'w': Array([-0.00099999, -0.00099999], dtype=float32)}
     """
     def labels_of(params):
         return param_labels(params) if callable(param_labels) else param_labels
@@ -373,7 +382,7 @@ def inject_hyperparams(inner_factory, static_args=(), hyperparam_dtype=None):
     """Make an optimizer's numeric hyperparameters part of its state, readable and editable.
 
     >>> opt = inject_hyperparams(adam)(learning_rate=1e-3)
-    >>> state = opt.init(params)
+    >>> state = opt.init({"w": fnp.ones(2)})
     >>> state.hyperparams["learning_rate"] = 1e-4      # takes effect at the next update
     """
     static_args = {static_args} if isinstance(static_args, str) else set(static_args)
