@@ -259,3 +259,12 @@ def test_unsupported_python_objects():
         fnp.asarray({"a": 1})
     with pytest.raises(TypeError):
         fnp.sin("abc")
+
+
+def test_logaddexp_keeps_weak_types_like_jax():
+    # JAX: jnp.logaddexp(0.0, 0.0) is weakly typed, as every binary op of Python scalars
+    for f in (fnp.logaddexp, fnp.logaddexp2):
+        r = f(0.0, 0.0)
+        assert r.weak_type and r.dtype == np.float32
+        assert not f(fnp.ones(2), 0.0).weak_type
+        assert fg.jit(f)(0.0, 0.0).weak_type

@@ -913,7 +913,7 @@ def logaddexp2(x1, x2, /):
     """
     a, b = _promote("fnp.logaddexp2", x1, x2, to_inexact=True)
     ln2 = _scalar(np.log(2), a)
-    return lax.div(_U.logaddexp(lax.mul(a, ln2), lax.mul(b, ln2)), ln2)
+    return _U._keep_weak(lax.div(_U.logaddexp(lax.mul(a, ln2), lax.mul(b, ln2)), ln2), x1, x2)
 
 
 def ldexp(x1, x2, /):

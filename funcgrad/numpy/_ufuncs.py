@@ -442,7 +442,8 @@ def logaddexp(x1, x2, /):
     a, b = promote("fnp.logaddexp", x1, x2, to_inexact=True)
     m = lax.max(a, b)
     m = lax.stop_gradient(lax.select(lax.is_finite(m), m, lax.mul(m, scalar_like(0, m))))
-    return lax.add(m, lax.log(lax.add(lax.exp(lax.sub(a, m)), lax.exp(lax.sub(b, m)))))
+    return _keep_weak(
+        lax.add(m, lax.log(lax.add(lax.exp(lax.sub(a, m)), lax.exp(lax.sub(b, m))))), x1, x2)
 
 
 def hypot(x1, x2, /):
